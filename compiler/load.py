@@ -1,0 +1,118 @@
+"""Stage 1, load: YAML file → :class:`Document` (plain data + a source location per node).
+
+Input: a path. Output: ``Document`` or a ``yaml_error`` / ``duplicate_key``
+diagnostic. Scalars follow YAML 1.2's core schema for booleans (only
+``true``/``false``), so ``NO`` (Norway) and ``ON`` (Ontario) stay strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+import yaml
+
+from compiler.diagnostics import Diagnostic, Diagnostics, Location, Path
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose booleans are only true/false."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    file: str
+    data: Any
+    marks: dict[Path, tuple[int, int, int]]  # path → (line, column, length), 1-based
+    lines: tuple[str, ...]
+    key_marks: dict[Path, tuple[int, int, int]]  # path of a mapping entry → its key's mark
+
+    def locate(self, path: Path) -> Location:
+        """The location of ``path``, or of its nearest located ancestor."""
+        probe = path
+        while probe not in self.marks and probe:
+            probe = probe[:-1]
+        line, column, length = self.marks.get(probe, (1, 1, 1))
+        source = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Location(self.file, line, column, length, source)
+
+    def diagnostic(
+        self, code: str, path: Path, message: str, suggestion: str | None = None, *, at_key: bool = False
+    ) -> Diagnostic:
+        """A diagnostic at ``path``'s value (or at its key, for a key that is itself wrong)."""
+        location = self.locate(path)
+        if at_key and path in self.key_marks:
+            line, column, length = self.key_marks[path]
+            location = Location(self.file, line, column, length, self.lines[line - 1])
+        return Diagnostic(code, message, location, path, suggestion)
+
+
+def load_document(file: FilePath, display_name: str, diagnostics: Diagnostics) -> Document | None:
+    """Parse one YAML file; on a syntax error report it and return ``None``."""
+    text = file.read_text(encoding="utf-8")
+    lines = tuple(text.splitlines())
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        diagnostics.add(
+            Diagnostic("yaml_error", str(error.problem), Location(display_name, line, column, 1, source))
+        )
+        return None
+    marks: dict[Path, tuple[int, int, int]] = {}
+    key_marks: dict[Path, tuple[int, int, int]] = {}
+    constructor = _Loader(text)
+    data = _convert(node, (), (marks, key_marks), constructor, display_name, lines, diagnostics) if node else None
+    return Document(display_name, data, marks, lines, key_marks)
+
+
+def _convert(
+    node: yaml.Node,
+    path: Path,
+    all_marks: tuple[dict[Path, tuple[int, int, int]], dict[Path, tuple[int, int, int]]],
+    constructor: _Loader,
+    file: str,
+    lines: tuple[str, ...],
+    diagnostics: Diagnostics,
+) -> Any:
+    marks, key_marks = all_marks
+    start, end = node.start_mark, node.end_mark
+    length = end.index - start.index if end.line == start.line else len(lines[start.line]) - start.column
+    marks[path] = (start.line + 1, start.column + 1, max(1, length))
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(constructor.construct_object(key_node))
+            key_start = key_node.start_mark
+            key_marks[path + (key,)] = (key_start.line + 1, key_start.column + 1, len(key))
+            if key in result:
+                line = key_node.start_mark.line
+                diagnostics.add(
+                    Diagnostic(
+                        "duplicate_key",
+                        f"key '{key}' appears twice in this mapping",
+                        Location(file, line + 1, key_node.start_mark.column + 1, len(key), lines[line]),
+                        path + (key,),
+                    )
+                )
+            result[key] = _convert(value_node, path + (key,), all_marks, constructor, file, lines, diagnostics)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, path + (index,), all_marks, constructor, file, lines, diagnostics)
+            for index, item in enumerate(node.value)
+        ]
+    return constructor.construct_object(node)

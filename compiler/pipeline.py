@@ -1,0 +1,58 @@
+"""The compile pipeline: load → schema → validate/normalise → vocabulary → tables → bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.bundle import Bundle, build_bundle
+from compiler.diagnostics import CompileError, Diagnostic, Diagnostics
+from compiler.load import Document, load_document
+from compiler.schema import load_schema
+from compiler.spec import BundleSpec
+from compiler.tables import build_tables
+from compiler.validate import validate_bundle
+from compiler.vocab import build_vocabs
+
+STAGES = ("load", "schema", "validate", "vocabulary", "tables", "bundle")
+SPECIAL_FILES = ("schema.yaml", "routing.yaml")
+
+
+def compile_spec(profiles_dir: Path) -> BundleSpec:
+    """Load, check and normalise a profiles folder (raises ``CompileError``)."""
+    diagnostics = Diagnostics()
+    if not profiles_dir.is_dir():
+        diagnostics.add(Diagnostic("missing_file", f"{profiles_dir} is not a folder of profiles"))
+        raise CompileError(diagnostics)
+    schema = load_schema(profiles_dir, diagnostics)
+    documents = _load_profiles(profiles_dir, diagnostics)
+    routing_file = profiles_dir / "routing.yaml"
+    routing = load_document(routing_file, _display(routing_file, profiles_dir), diagnostics) if routing_file.is_file() else None
+    if schema is None or diagnostics:
+        raise CompileError(diagnostics)
+    spec = validate_bundle(documents, routing, schema, diagnostics)
+    if spec is None:
+        raise CompileError(diagnostics)
+    return spec
+
+
+def compile_profiles(profiles_dir: Path) -> Bundle:
+    """Compile a profiles folder into a bundle (raises ``CompileError``)."""
+    spec = compile_spec(profiles_dir)
+    vocabs = build_vocabs(spec)
+    tables, layout = build_tables(spec, vocabs)
+    return build_bundle(spec, vocabs, tables, layout)
+
+
+def _display(file: Path, profiles_dir: Path) -> str:
+    return str(file.relative_to(profiles_dir.parent)) if file.is_relative_to(profiles_dir.parent) else str(file)
+
+
+def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics) -> list[Document]:
+    documents = []
+    for file in sorted(profiles_dir.glob("*.y*ml")):
+        if file.name in SPECIAL_FILES or file.suffix not in (".yaml", ".yml"):
+            continue
+        document = load_document(file, _display(file, profiles_dir), diagnostics)
+        if document is not None:
+            documents.append(document)
+    return documents

@@ -1,0 +1,210 @@
+"""Encoder: records (mappings of field name → raw value) → :class:`~runtime.kernels.Columns`.
+
+Input: a :class:`~compiler.bundle.Bundle` (its vocabularies) and records.
+Output: :class:`EncodedBatch`: the columns, the per-field data-quality
+counts (missing / unreadable / unlisted, with the most frequent unlisted
+values), and the records whose values had the wrong shape (for the server's
+``INVALID_ARGUMENT`` and the CLI's report).
+
+Missing is its own code and never equals a value; NaN is missing; a value no
+vocabulary knows is *unlisted* (known, so ``in`` fails and ``not_in`` holds);
+an unreadable number is counted and then treated as missing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compiler.bundle import Bundle
+from compiler.text import clean_text, value_key
+from compiler.values import MISSING, NumberRange, Unreadable, parse_number
+from compiler.vocab import KNOWN_UNUSED, MISSING_CODE
+from runtime.kernels import Columns
+
+SET_SEPARATORS = re.compile(r"[,;|]")
+_CACHE_LIMIT = 200_000
+
+
+@dataclass
+class FieldQuality:
+    present: int = 0
+    missing: int = 0
+    unreadable: int = 0
+    unlisted: int = 0
+    unlisted_values: Counter[str] = field(default_factory=Counter)
+    unreadable_values: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: FieldQuality) -> None:
+        self.present += other.present
+        self.missing += other.missing
+        self.unreadable += other.unreadable
+        self.unlisted += other.unlisted
+        self.unlisted_values.update(other.unlisted_values)
+        self.unreadable_values.update(other.unreadable_values)
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    record: int
+    field: str
+    message: str
+
+
+@dataclass
+class EncodedBatch:
+    columns: Columns
+    quality: dict[str, FieldQuality]
+    problems: list[RecordProblem]
+    size: int
+
+
+class Encoder:
+    """Encodes records for one bundle. Reuse it: it caches raw value → code per field."""
+
+    def __init__(self, bundle: Bundle, scales: Mapping[str, float] | None = None):
+        self.bundle = bundle
+        self.fields = {f["name"]: f for f in bundle.meta["fields"]}
+        self.scales = dict(scales or {})
+        self.n_cat = sum(1 for f in self.fields.values() if f["type"] == "category")
+        self.n_num = sum(1 for f in self.fields.values() if f["type"] == "number")
+        self.set_start = bundle.tables.set_word_start
+        self.set_words = bundle.tables.set_words
+        self.total_set_words = int(self.set_words.sum())
+        self._cache: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
+
+    def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
+        n = len(records)
+        columns = Columns(
+            np.full((n, self.n_cat), MISSING_CODE, np.int32),
+            np.full((n, self.n_num), np.nan),
+            np.full((n, self.n_num), np.nan),
+            np.zeros((n, self.total_set_words), np.uint64),
+            np.zeros((n, len(self.set_words)), np.uint8),
+        )
+        quality = {name: FieldQuality() for name in self.fields}
+        problems: list[RecordProblem] = []
+        for i, record in enumerate(records):
+            for name, meta in self.fields.items():
+                raw = record.get(name)
+                if _is_missing(raw):
+                    quality[name].missing += 1
+                    continue
+                problem = self._encode_value(meta, raw, columns, i, quality[name])
+                if problem is not None:
+                    problems.append(RecordProblem(i, name, problem))
+        return EncodedBatch(columns, quality, problems, n)
+
+    def _encode_value(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
+        kind = meta["type"]
+        if kind == "number":
+            return self._encode_number(meta, raw, columns, i, quality)
+        if kind == "category":
+            if isinstance(raw, (list, tuple, dict, set)) or isinstance(raw, bool):
+                quality.unreadable += 1
+                return f"expected one value, found {type(raw).__name__}"
+            code = self._code(meta, raw, quality)
+            if code is not None:
+                columns.cat_codes[i, meta["index"]] = code
+            return None
+        return self._encode_set(meta, raw, columns, i, quality)
+
+    def _code(self, meta: dict[str, Any], raw: Any, quality: FieldQuality) -> int | None:
+        """The code of one category value (``vocab size`` if unlisted), or ``None`` if missing."""
+        text = raw if isinstance(raw, str) else _number_text(raw)
+        cache = self._cache[meta["name"]]
+        hit = cache.get(text)
+        if hit is None:
+            key = value_key(text)
+            hit = ("missing", 0) if key is None else ("code", meta["keys"][key]) if key in meta["keys"] else ("unlisted", len(meta["values"]))
+            if len(cache) < _CACHE_LIMIT:
+                cache[text] = hit
+        status, code = hit
+        if status == "missing":
+            quality.missing += 1
+            return None
+        quality.present += 1
+        if status == "unlisted":
+            quality.unlisted += 1
+            quality.unlisted_values[clean_text(text)] += 1
+        return int(code)
+
+    def _encode_set(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
+        if isinstance(raw, str):
+            if value_key(raw) is None:
+                quality.missing += 1
+                return None
+            items: Sequence[Any] = [part for part in SET_SEPARATORS.split(raw) if part.strip()]
+        elif isinstance(raw, (list, tuple, set, frozenset)):
+            items = list(raw)
+        else:
+            quality.unreadable += 1
+            return f"expected a list of values, found {type(raw).__name__}"
+        bad = next((item for item in items if not isinstance(item, (str, int)) or isinstance(item, bool)), None)
+        if bad is not None:
+            quality.unreadable += 1
+            return f"expected text items, found {type(bad).__name__}"
+        index = meta["index"]
+        base = int(self.set_start[index])
+        columns.set_present[i, index] = 1
+        quality.present += 1
+        unlisted = 0
+        for item in items:
+            key = value_key(str(item))
+            if key is None:
+                continue
+            code = meta["keys"].get(key)
+            if code is None:
+                unlisted += 1
+                quality.unlisted_values[clean_text(str(item))] += 1
+            elif code != KNOWN_UNUSED:
+                columns.set_bits[i, base + (code >> 6)] |= np.uint64(1) << np.uint64(code & 63)
+        if unlisted:
+            quality.unlisted += 1
+        return None
+
+    def _encode_number(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
+        if isinstance(raw, (list, tuple, dict, set)):
+            quality.unreadable += 1
+            return f"expected a number or a range, found {type(raw).__name__}"
+        value = parse_number(raw, meta["parse"])
+        if value is MISSING:
+            quality.missing += 1
+            return None
+        if isinstance(value, Unreadable):
+            quality.unreadable += 1
+            quality.unreadable_values[value.raw] += 1
+            return None
+        assert isinstance(value, NumberRange)  # parse_number returns one of three kinds
+        scale = self.scales.get(meta["name"], 1.0)
+        if scale != 1.0 and _is_plain_number(raw):
+            value = NumberRange(value.lo * scale, value.hi * scale)
+        quality.present += 1
+        columns.num_lo[i, meta["index"]] = value.lo
+        columns.num_hi[i, meta["index"]] = value.hi
+        return None
+
+
+def _is_missing(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, float) and math.isnan(raw))
+
+
+def _number_text(raw: Any) -> str:
+    """Category values that arrive as numbers (NAICS codes, ISO numeric): 541511.0 → '541511'."""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
+
+
+_PLAIN = re.compile(r"^\s*-?[\d,]*\.?\d+\s*$")
+
+
+def _is_plain_number(raw: Any) -> bool:
+    """A number with no unit of its own, to which a column's declared scale applies."""
+    return isinstance(raw, (int, float)) or (isinstance(raw, str) and bool(_PLAIN.match(raw)))

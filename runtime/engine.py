@@ -1,0 +1,35 @@
+"""The one scoring path: records → encoder → kernels → finishing.
+
+``icp score``, ``icp explain``, ``icp test`` and the server all call
+:class:`Scorer`, so there is no second implementation of the semantics
+(the reference evaluator in :mod:`runtime.reference` is a test oracle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.bundle import Bundle
+from runtime.encode import EncodedBatch, Encoder
+from runtime.finish import Results, finish, run_kernel
+
+
+@dataclass
+class Scored:
+    encoded: EncodedBatch
+    results: Results
+
+
+class Scorer:
+    """Scores batches of records against one bundle (reuse it: the encoder caches lookups)."""
+
+    def __init__(self, bundle: Bundle, scales: Mapping[str, float] | None = None):
+        self.bundle = bundle
+        self.encoder = Encoder(bundle, scales)
+
+    def score(self, records: Sequence[Mapping[str, Any]], per_profile: bool = False) -> Scored:
+        encoded = self.encoder.encode(records)
+        kernel = run_kernel(self.bundle, encoded.columns, per_profile)
+        return Scored(encoded, finish(self.bundle, encoded.columns, kernel))

@@ -1,0 +1,253 @@
+"""Finishing: kernel outputs → answers (score, tier, coverage, route, reasons).
+
+Input: the bundle, the encoded columns and :class:`KernelOutput`. Output:
+:class:`Results`, columnar NumPy arrays with :meth:`Results.answer` turning one
+record's row into a plain dict (for the CLI, the server and ``icp test``).
+Nothing here is hot enough for Numba: it is a few vectorised passes per
+profile and per routing rule.
+
+Scores compare exactly: ``score = 100 × max(earned, 0) ÷ positive points``,
+shown to one decimal (half up); a tier holds when
+``max(earned, 0) × 100 ≥ threshold × positive points``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from compiler.bundle import Bundle
+from compiler.spec import DEFAULT_ACTION
+from runtime.kernels import FAILS, HOLDS, UNKNOWN, Columns, criteria_outcomes, score_records
+
+OUTCOME_NAMES = {FAILS: "fails", HOLDS: "holds", UNKNOWN: "unknown"}
+
+
+@dataclass
+class KernelOutput:
+    best: np.ndarray
+    earned: np.ndarray
+    known: np.ndarray
+    qualified: np.ndarray
+    all_earned: np.ndarray
+    all_known: np.ndarray
+    all_qualified: np.ndarray
+
+
+def run_kernel(bundle: Bundle, columns: Columns, per_profile: bool = False) -> KernelOutput:
+    n, n_profiles = columns.cat_codes.shape[0], len(bundle.meta["profiles"])
+    shape = (n, n_profiles) if per_profile else (0, 0)
+    out = KernelOutput(
+        np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8),
+        np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.uint8),
+    )
+    score_records(bundle.tables, columns, out.best, out.earned, out.known, out.qualified, out.all_earned, out.all_known, out.all_qualified)
+    return out
+
+
+def score_tenths(earned: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """``round(1000 × max(earned, 0) / positive)`` half up, in integers (score × 10)."""
+    clamped = np.maximum(earned, 0)
+    return (2000 * clamped + positive) // (2 * positive)
+
+
+@dataclass
+class Results:
+    bundle: Bundle
+    kernel: KernelOutput
+    score_tenths: np.ndarray  # int64[n]
+    tier: np.ndarray  # object[n] tier names
+    coverage: np.ndarray  # float64[n]
+    reasons: np.ndarray  # int8[n, m] outcomes of the best profile's criteria then exclusions (-1 pad)
+    disqualified_by: np.ndarray  # int32[n] position in reasons of what disqualified it, or -1
+    action: np.ndarray  # object[n]
+    queue: np.ndarray  # object[n] (None when the rule names none)
+    escalate: np.ndarray  # bool[n]
+
+    @property
+    def size(self) -> int:
+        return len(self.tier)
+
+    def answer(self, i: int, explain: bool = False, per_profile: bool = False) -> dict[str, Any]:
+        profile = self.bundle.meta["profiles"][self.kernel.best[i]]
+        items = profile["criteria"] + profile["exclusions"]
+        outcomes = [int(o) for o in self.reasons[i, : len(items)]]
+        qualified = bool(self.kernel.qualified[i])
+        answer: dict[str, Any] = {
+            "profile": profile["id"],
+            "qualified": qualified,
+            "score": int(self.score_tenths[i]) / 10,
+            "tier": self.tier[i],
+            "coverage": round(float(self.coverage[i]), 4),
+            "action": self.action[i],
+            "queue": self.queue[i],
+            "escalate": bool(self.escalate[i]),
+            "disqualified_by": None if qualified else items[self.disqualified_by[i]]["id"],
+            "reasons": [[item["id"], OUTCOME_NAMES[o]] for item, o in zip(items, outcomes, strict=True)],
+            "version": self.bundle.version,
+        }
+        if explain:
+            answer["explain"] = _explain(profile, items, outcomes, int(self.kernel.earned[i]))
+        if per_profile and self.kernel.all_earned.shape[0]:
+            answer["profiles"] = _per_profile(self.bundle, self.kernel, i)
+        return answer
+
+
+def _explain(profile: dict[str, Any], items: list[dict[str, Any]], outcomes: list[int], earned: int) -> dict[str, Any]:
+    """Labelled reasons with points, and what would lift the record to the next tier."""
+    reasons = [
+        {
+            "id": item["id"],
+            "label": item["label"],
+            "role": item["role"],
+            "outcome": OUTCOME_NAMES[o],
+            "points": item["weight"] if o == HOLDS else 0,
+            "weight": item["weight"],
+            "required": item["required"],
+        }
+        for item, o in zip(items, outcomes, strict=True)
+    ]
+    positive = profile["positive_points"]
+    clamped = max(earned, 0)
+    next_tier = None
+    for name, threshold in reversed(profile["tiers"]):
+        if clamped * 100 < threshold * positive:
+            needed = -(-threshold * positive // 100) - earned
+            candidates = [r for r in reasons if r["role"] == "criterion" and r["outcome"] != "holds" and r["weight"] > 0]
+            next_tier = {"tier": name, "points_needed": needed, "candidates": [
+                {"id": r["id"], "label": r["label"], "weight": r["weight"], "outcome": r["outcome"]}
+                for r in sorted(candidates, key=lambda r: -r["weight"])
+            ]}
+            break
+    return {"earned": earned, "positive_points": positive, "reasons": reasons, "next_tier": next_tier}
+
+
+def _per_profile(bundle: Bundle, kernel: KernelOutput, i: int) -> list[dict[str, Any]]:
+    rows = []
+    for p, profile in enumerate(bundle.meta["profiles"]):
+        positive = profile["positive_points"]
+        earned = int(kernel.all_earned[i, p])
+        rows.append({
+            "profile": profile["id"],
+            "score": int(score_tenths(np.array([earned]), np.array([positive]))[0]) / 10,
+            "tier": _tier_name(profile, earned),
+            "qualified": bool(kernel.all_qualified[i, p]),
+            "coverage": round(int(kernel.all_known[i, p]) / positive, 4),
+        })
+    return rows
+
+
+def _tier_name(profile: dict[str, Any], earned: int) -> str:
+    clamped = max(earned, 0)
+    for name, threshold in profile["tiers"]:
+        if clamped * 100 >= threshold * profile["positive_points"]:
+            return str(name)
+    return str(profile["tiers"][-1][0])
+
+
+def finish(bundle: Bundle, columns: Columns, kernel: KernelOutput) -> Results:
+    """Turn kernel outputs into scores, tiers, coverage, reasons and routes."""
+    meta, tables = bundle.meta, bundle.tables
+    n = kernel.best.shape[0]
+    positive = tables.prof_positive[kernel.best] if n else np.zeros(0, np.int64)
+    tenths = score_tenths(kernel.earned, positive) if n else np.zeros(0, np.int64)
+    tier = np.empty(n, object)
+    for p, profile in enumerate(meta["profiles"]):
+        chosen = np.flatnonzero(kernel.best == p)
+        clamped = np.maximum(kernel.earned[chosen], 0)
+        names = np.full(chosen.shape[0], profile["tiers"][-1][0], object)
+        for name, threshold in reversed(profile["tiers"]):
+            names[clamped * 100 >= threshold * profile["positive_points"]] = name
+        tier[chosen] = names
+    coverage = kernel.known / np.maximum(positive, 1)
+    reasons = _reason_outcomes(bundle, columns, kernel.best)
+    disqualified_by = _disqualifiers(bundle, kernel, reasons)
+    action, queue, escalate = _route(bundle, columns, kernel, tier)
+    return Results(bundle, kernel, tenths, tier, coverage, reasons, disqualified_by, action, queue, escalate)
+
+
+def _reason_outcomes(bundle: Bundle, columns: Columns, best: np.ndarray) -> np.ndarray:
+    tables = bundle.tables
+    starts, ends = tables.prof_crit_start, tables.prof_excl_end
+    width = int((ends - starts).max()) if len(starts) else 0
+    offsets = np.arange(width, dtype=np.int32)
+    rows = starts[best][:, None] + offsets[None, :]
+    rows = np.where(rows < ends[best][:, None], rows, -1).astype(np.int32)
+    out = np.empty(rows.shape, np.int8)
+    criteria_outcomes(tables, columns, rows, out)
+    return out
+
+
+def _disqualifiers(bundle: Bundle, kernel: KernelOutput, reasons: np.ndarray) -> np.ndarray:
+    """Position (in the reasons row) of the first failed requirement or firing exclusion."""
+    result = np.full(kernel.best.shape[0], -1, np.int32)
+    for p, profile in enumerate(bundle.meta["profiles"]):
+        chosen = np.flatnonzero((kernel.best == p) & (kernel.qualified == 0))
+        if not chosen.size:
+            continue
+        items = profile["criteria"] + profile["exclusions"]
+        outcomes = reasons[chosen, : len(items)]
+        blocks = np.zeros(outcomes.shape, bool)
+        for j, item in enumerate(items):
+            o = outcomes[:, j]
+            if item["role"] == "exclusion":
+                blocks[:, j] = (o == HOLDS) | ((o == UNKNOWN) & (item["on_unknown"] == "exclude"))
+            elif item["required"]:
+                blocks[:, j] = (o == FAILS) | ((o == UNKNOWN) & (item["on_unknown"] == "fail"))
+        result[chosen] = np.argmax(blocks, axis=1)
+    return result
+
+
+def _route(bundle: Bundle, columns: Columns, kernel: KernelOutput, tier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First matching rule per record: the best profile's own rules (when it qualifies), then the global ones."""
+    meta = bundle.meta
+    n = kernel.best.shape[0]
+    action = np.full(n, DEFAULT_ACTION, object)
+    queue = np.full(n, None, object)
+    escalate = np.zeros(n, bool)
+    rows = sorted({r for rule in _all_rules(meta) for r in rule["conditions"] + rule["escalate_if"]})
+    holds = _condition_holds(bundle, columns, rows)
+    qualified = kernel.qualified.astype(bool)
+    profile_ids = np.array([p["id"] for p in meta["profiles"]], object)[kernel.best] if n else np.zeros(0, object)
+    for p, profile in enumerate(meta["profiles"]):
+        pending = kernel.best == p
+        for rule in profile["route"] + meta["route"]:
+            match = pending & _rule_matches(rule, tier, profile_ids, qualified, holds)
+            if not match.any():
+                continue
+            action[match], queue[match] = rule["action"], rule["queue"]
+            escalate[match] = rule["escalate"]
+            if rule["escalate_if"]:
+                all_hold = np.logical_and.reduce([holds[r] for r in rule["escalate_if"]])
+                escalate[match] |= all_hold[match]
+            pending &= ~match
+    return action, queue, escalate
+
+
+def _all_rules(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    return [rule for p in meta["profiles"] for rule in p["route"]] + list(meta["route"])
+
+
+def _condition_holds(bundle: Bundle, columns: Columns, rows: list[int]) -> dict[int, np.ndarray]:
+    n = columns.cat_codes.shape[0]
+    if not rows or not n:
+        return {r: np.zeros(n, bool) for r in rows}
+    matrix = np.ascontiguousarray(np.broadcast_to(np.array(rows, np.int32), (n, len(rows))))
+    out = np.empty(matrix.shape, np.int8)
+    criteria_outcomes(bundle.tables, columns, matrix, out)
+    return {r: out[:, j] == HOLDS for j, r in enumerate(rows)}
+
+
+def _rule_matches(rule: dict[str, Any], tier: np.ndarray, profile_ids: np.ndarray, qualified: np.ndarray, holds: dict[int, np.ndarray]) -> np.ndarray:
+    match = np.ones(tier.shape[0], bool)
+    if rule["qualified"] is not None:
+        match &= qualified == rule["qualified"]
+    if rule["tiers"] is not None:
+        match &= np.isin(tier, rule["tiers"])
+    if rule["profiles"] is not None:
+        match &= np.isin(profile_ids, rule["profiles"])
+    for row in rule["conditions"]:
+        match &= holds[row]
+    return match
