@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compiler.bundle import Bundle, build_bundle
+from compiler.bundle import Bundle, build_bundle, load_bundle
 from compiler.diagnostics import CompileError, Diagnostic, Diagnostics
 from compiler.load import Document, load_document
 from compiler.schema import load_schema
@@ -56,3 +56,8 @@ def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics) -> list[Documen
         if document is not None:
             documents.append(document)
     return documents
+
+
+def open_bundle(source: Path) -> Bundle:
+    """A bundle from a compiled bundle file, or compiled from a profiles folder."""
+    return load_bundle(source) if source.is_file() else compile_profiles(source)

@@ -300,10 +300,10 @@ def build(iso_rows, state_rows, fips_rows):
          r["region"], r["sub-region"], r["intermediate-region"])
         for r in iso_rows
     ]
+    extra_aliases = {a2: list(v) for a2, v in EXTRA_ALIASES.items()}
     for a2, name, aliases, reg, sub, inter in EXTRA_COUNTRIES:
         rows.append((a2, None, None, name, reg, sub, inter))
-        EXTRA_ALIASES.setdefault(a2, [])
-        EXTRA_ALIASES[a2] = list(aliases) + EXTRA_ALIASES[a2]
+        extra_aliases[a2] = list(aliases) + extra_aliases.get(a2, [])
 
     membership = defaultdict(set)  # country -> sales region ids
     for a2, a3, num, iso_name, reg, sub, inter in rows:
@@ -338,7 +338,7 @@ def build(iso_rows, state_rows, fips_rows):
             aliases += [a3, num]
         if iso_name != name:
             aliases.append(iso_name)
-        aliases += EXTRA_ALIASES.get(a2, [])
+        aliases += extra_aliases.get(a2, [])
         parents = [parent] + sorted(membership.get(a2, ()), key=_sales_order)
         countries.append(node(a2, name, "country", parents, dedupe_aliases(a2, name, aliases)))
 

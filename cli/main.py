@@ -1,0 +1,248 @@
+"""``icp``: compile, test, score and explain ICP profiles from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from cli.records import ColumnMapping, InputError, parse_key_values, read_chunks, read_mapping, read_record
+from cli.report import RunSummary
+from compiler.bundle import Bundle, BundleFileError, save_bundle
+from compiler.diagnostics import CompileError
+from compiler.pipeline import open_bundle
+from compiler.schema import DEFAULT_PROFILES_DIR
+from runtime.engine import Scorer
+from runtime.examples import run_examples
+from runtime.finish import OUTCOME_NAMES, Results
+
+OUTPUT_COLUMNS = (
+    "icp_profile", "icp_qualified", "icp_score", "icp_tier", "icp_coverage", "icp_action",
+    "icp_queue", "icp_escalate", "icp_disqualified_by", "icp_reasons", "icp_version",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CompileError as error:
+        print(error.diagnostics.render(), file=sys.stderr)
+        print(f"\n{len(error.diagnostics.items) + error.diagnostics.dropped} problem(s); nothing was written", file=sys.stderr)
+        return 1
+    except (InputError, BundleFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icp", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    compile_ = commands.add_parser("compile", help="validate profiles and write a bundle")
+    compile_.add_argument("profiles", nargs="?", type=Path, default=DEFAULT_PROFILES_DIR)
+    compile_.add_argument("-o", "--output", type=Path, help="bundle file to write (e.g. build/profiles.icpb)")
+    compile_.set_defaults(run=_compile)
+
+    test = commands.add_parser("test", help="run every profile's examples")
+    test.add_argument("profiles", nargs="?", type=Path, default=DEFAULT_PROFILES_DIR)
+    test.set_defaults(run=_test)
+
+    score = commands.add_parser("score", help="score a CSV / JSON Lines / Parquet file")
+    score.add_argument("input", type=Path)
+    score.add_argument("-o", "--output", type=Path, required=True)
+    score.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES_DIR, help="profiles folder or bundle file")
+    score.add_argument("--mapping", type=Path, help="YAML mapping of fields to input columns")
+    score.add_argument("--summary-json", type=Path, help="also write the summary as JSON")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(run=_score)
+
+    explain = commands.add_parser("explain", help="why one record scores as it does")
+    explain.add_argument("pairs", nargs="*", help="field=value pairs (sets comma-separated)")
+    explain.add_argument("--json", dest="record_json", help="the record as a JSON object")
+    explain.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES_DIR, help="profiles folder or bundle file")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(run=_explain)
+    return parser
+
+
+def _compile(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    bundle = open_bundle(args.profiles)
+    elapsed = time.perf_counter() - started
+    meta = bundle.meta
+    criteria = sum(len(p["criteria"]) + len(p["exclusions"]) for p in meta["profiles"])
+    print(f"compiled {len(meta['profiles'])} profiles, {criteria} criteria, version {bundle.version} in {elapsed:.2f}s")
+    for profile in meta["profiles"]:
+        print(f"  {profile['id']:<28} priority {profile['priority']:>3}  {len(profile['criteria'])} criteria, "
+              f"{len(profile['exclusions'])} exclusions, {profile['positive_points']} points, {len(profile['examples'])} examples")
+    sizes = ", ".join(f"{f['name']} {len(f['values'])}" for f in meta["fields"] if "values" in f)
+    print(f"  vocabulary sizes: {sizes}")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        save_bundle(bundle, args.output)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    bundle = open_bundle(args.profiles)
+    ran, failures = run_examples(bundle)
+    for failure in failures:
+        print(failure.render())
+    print(f"{ran - len(failures)} passed, {len(failures)} failed ({ran} examples, bundle {bundle.version})")
+    return 1 if failures else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    record = dict(read_record(args.record_json)) if args.record_json else parse_key_values(args.pairs)
+    bundle = open_bundle(args.profiles)
+    unknown = sorted(set(record) - {f["name"] for f in bundle.meta["fields"]} - {"id"})
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(f['name'] for f in bundle.meta['fields'])}")
+    scored = Scorer(bundle).score([record], per_profile=True)
+    answer = scored.results.answer(0, explain=True, per_profile=True)
+    answer["problems"] = [{"field": p.field, "message": p.message} for p in scored.encoded.problems]
+    if args.format == "json":
+        print(json.dumps(answer, indent=2))
+    else:
+        print(_render_explanation(answer))
+    return 0
+
+
+def _render_explanation(answer: dict[str, Any]) -> str:
+    status = "qualified" if answer["qualified"] else f"OUT OF ICP (closest profile; disqualified by {answer['disqualified_by']})"
+    route = answer["action"] + (f" -> {answer['queue']}" if answer["queue"] else "") + (" (escalate)" if answer["escalate"] else "")
+    explain = answer["explain"]
+    lines = [
+        f"profile   {answer['profile']}  [{status}]",
+        f"score     {answer['score']}  ({explain['earned']} of {explain['positive_points']} points)   tier {answer['tier']}   coverage {answer['coverage']:.0%}",
+        f"route     {route}",
+        "",
+        f"  {'outcome':<8} {'points':>6}  criterion",
+    ]
+    for reason in explain["reasons"]:
+        points = f"{reason['points']}/{reason['weight']}" if reason["role"] == "criterion" else "excl."
+        flag = " (required)" if reason["required"] else ""
+        lines.append(f"  {reason['outcome']:<8} {points:>6}  {reason['label']}{flag}")
+    nxt = explain["next_tier"]
+    if nxt:
+        lines.append(f"\nnext tier {nxt['tier']}: needs {nxt['points_needed']} more points; could come from:")
+        lines += [f"  +{c['weight']:<4} {c['label']} (now {c['outcome']})" for c in nxt["candidates"]]
+    for problem in answer["problems"]:
+        lines.append(f"\nwarning: field '{problem['field']}': {problem['message']} (read as missing)")
+    others = [p for p in answer.get("profiles", []) if p["profile"] != answer["profile"]]
+    if others:
+        lines.append("\nother profiles:")
+        lines += [f"  {p['profile']:<28} {p['score']:>5}  tier {p['tier']}{'' if p['qualified'] else '  (not qualified)'}" for p in others]
+    return "\n".join(lines)
+
+
+def _score(args: argparse.Namespace) -> int:
+    bundle = open_bundle(args.profiles)
+    header, chunks = read_chunks(args.input)
+    mapping = read_mapping(args.mapping, header, bundle.meta["fields"])
+    if not mapping.columns:
+        raise InputError(f"{args.input}: no column maps to a field; write a mapping file (see examples/mappings/)")
+    scorer = Scorer(bundle, mapping.scales)
+    summary = RunSummary()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with _Writer(args.output, header) as writer:
+        for rows in chunks:
+            scored = scorer.score(mapping.to_records(rows))
+            _tally(summary, scored.results, scored.encoded.quality, len(scored.encoded.problems), bundle)
+            writer.write(rows, _output_columns(scored.results, bundle))
+            if not args.quiet and sys.stderr.isatty():
+                rate = summary.records / max(time.perf_counter() - started, 1e-9)
+                print(f"\r  {summary.records:,} records  {rate:,.0f}/s", end="", file=sys.stderr)
+    if not args.quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print(summary.render(set(mapping.columns)))
+    print(f"\nwrote {args.output} in {elapsed:.2f}s ({summary.records / max(elapsed, 1e-9):,.0f} records/s), bundle {bundle.version}")
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(summary.as_dict(set(mapping.columns)), indent=2))
+    return 0
+
+
+def _tally(summary: RunSummary, results: Results, quality: Any, problems: int, bundle: Bundle) -> None:
+    ids = [p["id"] for p in bundle.meta["profiles"]]
+    summary.records += results.size
+    summary.problems += problems
+    summary.out_of_icp += int((results.kernel.qualified == 0).sum())
+    summary.tiers.update(zip([ids[p] for p in results.kernel.best], results.tier, strict=True))
+    summary.routes.update(zip(results.action, results.queue, strict=True))
+    summary.add_quality(quality)
+
+
+def _output_columns(results: Results, bundle: Bundle) -> list[list[Any]]:
+    """Per record, the values of OUTPUT_COLUMNS (compact reasons: ``id=outcome;...``)."""
+    profiles = bundle.meta["profiles"]
+    items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
+    rows = []
+    for i in range(results.size):
+        p = int(results.kernel.best[i])
+        outcomes = results.reasons[i]
+        qualified = bool(results.kernel.qualified[i])
+        rows.append([
+            profiles[p]["id"], qualified, results.score_tenths[i] / 10, results.tier[i],
+            round(float(results.coverage[i]), 4), results.action[i], results.queue[i] or "", bool(results.escalate[i]),
+            "" if qualified else items[p][results.disqualified_by[i]],
+            ";".join(f"{cid}={OUTCOME_NAMES[int(o)]}" for cid, o in zip(items[p], outcomes, strict=False)),
+            bundle.version,
+        ])
+    return rows
+
+
+class _Writer:
+    """Writes input rows plus the icp_* columns as CSV, JSON Lines or Parquet."""
+
+    def __init__(self, path: Path, header: list[str]):
+        self.path, self.header = path, header
+        self.kind = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower(), "csv")
+        self.handle: TextIO | None = None
+        self.parquet: Any = None
+
+    def __enter__(self) -> _Writer:
+        if self.kind != "parquet":
+            self.handle = self.path.open("w", encoding="utf-8", newline="")
+            if self.kind == "csv":
+                self.csv = csv.writer(self.handle)
+                self.csv.writerow([*self.header, *OUTPUT_COLUMNS])
+        return self
+
+    def write(self, rows: list[dict[str, Any]], extra: list[list[Any]]) -> None:
+        if self.kind == "csv":
+            self.csv.writerows([*(row.get(c, "") for c in self.header), *values] for row, values in zip(rows, extra, strict=True))
+        elif self.kind == "jsonl":
+            assert self.handle is not None
+            for row, values in zip(rows, extra, strict=True):
+                self.handle.write(json.dumps({**row, **dict(zip(OUTPUT_COLUMNS, values, strict=True))}, default=str) + "\n")
+        else:
+            self._write_parquet(rows, extra)
+
+    def _write_parquet(self, rows: list[dict[str, Any]], extra: list[list[Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist([{**{c: row.get(c) for c in self.header}, **dict(zip(OUTPUT_COLUMNS, values, strict=True))} for row, values in zip(rows, extra, strict=True)])
+        if self.parquet is None:
+            self.parquet = pq.ParquetWriter(self.path, table.schema)
+        self.parquet.write_table(table.cast(self.parquet.schema))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
