@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
 import re
 import sys
@@ -45,17 +46,24 @@ DEFAULT_STATES = DEFAULT_DATA / "us-geo" / "states.csv"
 DEFAULT_OUT = REPO_ROOT / "profiles" / "taxonomies" / "geo.yaml"
 
 # Keys the encoder treats as "missing value"; never usable as a name or alias.
-MISSING_KEYS = {"na", "n/a", "unknown", "-", "select", "none", "null", ""}
+MISSING_KEYS = {"", "na", "n/a", "n.a.", "none", "null", "nil", "nan", "unknown",
+                "undisclosed", "select", "-", "--", "?", "tbd"}
 
 # ---------------------------------------------------------------------------
 # Key normalisation (must match the compiler): NFKC, casefold, trim, and runs
 # of whitespace / '_' / '-' collapse to a single space.
 # ---------------------------------------------------------------------------
-_SEP_RUN = re.compile(r"[\s_\-]+")
+# (HTML entities are decoded and Unicode hyphens/dashes U+2010..U+2015 count as '-'.)
+_SEP_RUN = re.compile(r"[\s_\-\u2010-\u2015]+")
 
 
 def norm_key(text: str) -> str:
-    text = unicodedata.normalize("NFKC", str(text)).casefold().strip()
+    text = str(text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text).strip().casefold()
+    if text in MISSING_KEYS:
+        return ""
     return _SEP_RUN.sub(" ", text).strip()
 
 
@@ -402,6 +410,12 @@ def check(doc, geo_rules=False):
             errors.append(f"missing top-level field {field!r}")
     by_id = {}
     for n in nodes:
+        if not isinstance(n, dict):
+            errors.append(f"node {n!r} is not a mapping")
+            continue
+        extra = set(n) - {"id", "name", "kind", "parents", "aliases"}
+        if extra:
+            errors.append(f"node {n.get('id')}: unknown fields {sorted(map(str, extra))} (unquoted comma?)")
         for field in ("id", "name", "kind"):
             if not isinstance(n.get(field), str) or not n.get(field):
                 errors.append(f"node {n!r}: {field} must be a non-empty string")
