@@ -232,16 +232,15 @@ def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[st
         context.report("missing_operator" if not ops else "bad_key", path, f"say exactly one of {', '.join(allowed)} for field '{field.name}'")
         return None
     op = ops[0]
-    values = _values(context, path + (op,), field, data[op])
-    if values is None:
-        return None
     count = 0
     if op == "at_least":
         count, values = _at_least(context, path, field, data)
-        if values is None:
-            return None
-    elif "of" in data:
-        context.report("bad_key", path + ("of",), "'of' goes with 'at_least'", at_key=True)
+    else:
+        if "of" in data:
+            context.report("bad_key", path + ("of",), "'of' goes with 'at_least'", at_key=True)
+        values = _values(context, path + (op,), field, data[op])
+    if values is None:
+        return None
     return Condition(field.name, op, values, count)
 
 
@@ -276,7 +275,7 @@ def _values(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> tuple
     if not isinstance(raw, list):
         context.report("wrong_type", path, f"expected a list of values, found {_type_name(raw)}")
         return None
-    if field.type == "set" and path[-1] != "at_least" and not raw:
+    if field.type == "set" and not raw:
         context.report("empty_list", path, "the list of values is empty")
         return None
     values: list[str] = []
