@@ -32,4 +32,4 @@ class Scorer:
     def score(self, records: Sequence[Mapping[str, Any]], per_profile: bool = False) -> Scored:
         encoded = self.encoder.encode(records)
         kernel = run_kernel(self.bundle, encoded.columns, per_profile)
-        return Scored(encoded, finish(self.bundle, encoded.columns, kernel))
+        return Scored(encoded, finish(self.bundle, kernel))

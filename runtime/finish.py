@@ -20,7 +20,7 @@ import numpy as np
 
 from compiler.bundle import Bundle
 from compiler.spec import DEFAULT_ACTION
-from runtime.kernels import FAILS, HOLDS, UNKNOWN, Columns, criteria_outcomes, score_records
+from runtime.kernels import FAILS, HOLDS, UNKNOWN, Columns, score_records
 
 OUTCOME_NAMES = {FAILS: "fails", HOLDS: "holds", UNKNOWN: "unknown"}
 
@@ -31,19 +31,34 @@ class KernelOutput:
     earned: np.ndarray
     known: np.ndarray
     qualified: np.ndarray
+    reasons: np.ndarray  # int8[n, m]: the best profile's criteria then exclusions (-1 padded)
+    route_outcomes: np.ndarray  # int8[n, R]: every routing condition
     all_earned: np.ndarray
     all_known: np.ndarray
     all_qualified: np.ndarray
 
 
+def first_route_row(bundle: Bundle) -> int:
+    """Routing conditions are the table rows after the last profile's exclusions."""
+    ends = bundle.tables.prof_excl_end
+    return int(ends[-1]) if len(ends) else 0
+
+
 def run_kernel(bundle: Bundle, columns: Columns, per_profile: bool = False) -> KernelOutput:
+    tables = bundle.tables
     n, n_profiles = columns.cat_codes.shape[0], len(bundle.meta["profiles"])
+    width = int((tables.prof_excl_end - tables.prof_crit_start).max()) if n_profiles else 0
+    n_route = tables.crit_kind.shape[0] - first_route_row(bundle)
     shape = (n, n_profiles) if per_profile else (0, 0)
     out = KernelOutput(
         np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8),
+        np.empty((n, width), np.int8), np.empty((n, n_route), np.int8),
         np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.uint8),
     )
-    score_records(bundle.tables, columns, out.best, out.earned, out.known, out.qualified, out.all_earned, out.all_known, out.all_qualified)
+    score_records(
+        tables, columns, out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
+        out.all_earned, out.all_known, out.all_qualified,
+    )
     return out
 
 
@@ -147,7 +162,7 @@ def _tier_name(profile: dict[str, Any], earned: int) -> str:
     return str(profile["tiers"][-1][0])
 
 
-def finish(bundle: Bundle, columns: Columns, kernel: KernelOutput) -> Results:
+def finish(bundle: Bundle, kernel: KernelOutput) -> Results:
     """Turn kernel outputs into scores, tiers, coverage, reasons and routes."""
     meta, tables = bundle.meta, bundle.tables
     n = kernel.best.shape[0]
@@ -162,22 +177,10 @@ def finish(bundle: Bundle, columns: Columns, kernel: KernelOutput) -> Results:
             names[clamped * 100 >= threshold * profile["positive_points"]] = name
         tier[chosen] = names
     coverage = kernel.known / np.maximum(positive, 1)
-    reasons = _reason_outcomes(bundle, columns, kernel.best)
+    reasons = kernel.reasons
     disqualified_by = _disqualifiers(bundle, kernel, reasons)
-    action, queue, escalate = _route(bundle, columns, kernel, tier)
+    action, queue, escalate = _route(bundle, kernel, tier)
     return Results(bundle, kernel, tenths, tier, coverage, reasons, disqualified_by, action, queue, escalate)
-
-
-def _reason_outcomes(bundle: Bundle, columns: Columns, best: np.ndarray) -> np.ndarray:
-    tables = bundle.tables
-    starts, ends = tables.prof_crit_start, tables.prof_excl_end
-    width = int((ends - starts).max()) if len(starts) else 0
-    offsets = np.arange(width, dtype=np.int32)
-    rows = starts[best][:, None] + offsets[None, :]
-    rows = np.where(rows < ends[best][:, None], rows, -1).astype(np.int32)
-    out = np.empty(rows.shape, np.int8)
-    criteria_outcomes(tables, columns, rows, out)
-    return out
 
 
 def _disqualifiers(bundle: Bundle, kernel: KernelOutput, reasons: np.ndarray) -> np.ndarray:
@@ -200,15 +203,15 @@ def _disqualifiers(bundle: Bundle, kernel: KernelOutput, reasons: np.ndarray) ->
     return result
 
 
-def _route(bundle: Bundle, columns: Columns, kernel: KernelOutput, tier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _route(bundle: Bundle, kernel: KernelOutput, tier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First matching rule per record: the best profile's own rules (when it qualifies), then the global ones."""
     meta = bundle.meta
     n = kernel.best.shape[0]
     action = np.full(n, DEFAULT_ACTION, object)
     queue = np.full(n, None, object)
     escalate = np.zeros(n, bool)
-    rows = sorted({r for rule in _all_rules(meta) for r in rule["conditions"] + rule["escalate_if"]})
-    holds = _condition_holds(bundle, columns, rows)
+    offset = first_route_row(bundle)
+    holds = {offset + j: kernel.route_outcomes[:, j] == HOLDS for j in range(kernel.route_outcomes.shape[1])}
     qualified = kernel.qualified.astype(bool)
     profile_ids = np.array([p["id"] for p in meta["profiles"]], object)[kernel.best] if n else np.zeros(0, object)
     for p, profile in enumerate(meta["profiles"]):
@@ -224,20 +227,6 @@ def _route(bundle: Bundle, columns: Columns, kernel: KernelOutput, tier: np.ndar
                 escalate[match] |= all_hold[match]
             pending &= ~match
     return action, queue, escalate
-
-
-def _all_rules(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    return [rule for p in meta["profiles"] for rule in p["route"]] + list(meta["route"])
-
-
-def _condition_holds(bundle: Bundle, columns: Columns, rows: list[int]) -> dict[int, np.ndarray]:
-    n = columns.cat_codes.shape[0]
-    if not rows or not n:
-        return {r: np.zeros(n, bool) for r in rows}
-    matrix = np.ascontiguousarray(np.broadcast_to(np.array(rows, np.int32), (n, len(rows))))
-    out = np.empty(matrix.shape, np.int8)
-    criteria_outcomes(bundle.tables, columns, matrix, out)
-    return {r: out[:, j] == HOLDS for j, r in enumerate(rows)}
 
 
 def _rule_matches(rule: dict[str, Any], tier: np.ndarray, profile_ids: np.ndarray, qualified: np.ndarray, holds: dict[int, np.ndarray]) -> np.ndarray:

@@ -40,81 +40,6 @@ class Columns(NamedTuple):
 
 
 @_jit
-def _popcount(word: np.uint64) -> int:
-    count = 0
-    while word:
-        word &= word - np.uint64(1)
-        count += 1
-    return count
-
-
-@_jit
-def _category_outcome(t: Tables, k: int, code: int) -> int:
-    if code < 0:
-        return UNKNOWN
-    word, bit = code >> 6, np.uint64(code & 63)
-    if word >= t.crit_words[k]:
-        return FAILS
-    ref = t.crit_ref[k]
-    if (t.mask_words[ref + word] >> bit) & np.uint64(1):
-        return HOLDS
-    if (t.mask_words[ref + t.crit_words[k] + word] >> bit) & np.uint64(1):
-        return UNKNOWN
-    return FAILS
-
-
-@_jit
-def _set_outcome(t: Tables, c: Columns, k: int, i: int) -> int:
-    field = t.crit_field[k]
-    if c.set_present[i, field] == 0:
-        return UNKNOWN
-    base, n_words = t.set_word_start[field], t.set_words[field]
-    touched = 0
-    for item in range(t.crit_ref[k], t.crit_ref[k] + t.crit_words[k]):
-        start = t.item_word_start[item]
-        for w in range(n_words):
-            if c.set_bits[i, base + w] & t.mask_words[start + w]:
-                touched += 1
-                break
-    if t.crit_count_lo[k] <= touched <= t.crit_count_hi[k]:
-        return HOLDS
-    return FAILS
-
-
-@_jit
-def _number_outcome(t: Tables, k: int, lo: float, hi: float) -> int:
-    if np.isnan(lo) or np.isnan(hi):
-        return UNKNOWN
-    if lo >= t.crit_lo[k] and hi <= t.crit_hi[k]:
-        return HOLDS
-    if hi < t.crit_lo[k] or lo > t.crit_hi[k]:
-        return FAILS
-    partial = t.crit_partial[k]
-    return UNKNOWN if partial == 0 else (HOLDS if partial == 1 else FAILS)
-
-
-@_jit
-def criterion_outcome(t: Tables, c: Columns, k: int, i: int) -> int:
-    """Outcome of table row ``k`` for record ``i``."""
-    kind, field = t.crit_kind[k], t.crit_field[k]
-    if kind == KIND_CATEGORY:
-        outcome = _category_outcome(t, k, c.cat_codes[i, field])
-    elif kind == KIND_SET:
-        outcome = _set_outcome(t, c, k, i)
-    else:
-        outcome = _number_outcome(t, k, c.num_lo[i, field], c.num_hi[i, field])
-    if t.crit_negate[k] and outcome != UNKNOWN:
-        return HOLDS - outcome
-    return outcome
-
-
-@_jit
-def _better(earned_a: int, positive_a: int, earned_b: int, positive_b: int) -> bool:
-    """Is clamped score a/pa strictly above b/pb? Exact, in integers."""
-    return max(earned_a, 0) * positive_b > max(earned_b, 0) * positive_a
-
-
-@_jit
 def score_records(
     t: Tables,
     c: Columns,
@@ -122,59 +47,110 @@ def score_records(
     best_earned: np.ndarray,
     best_known: np.ndarray,
     best_qualified: np.ndarray,
+    best_outcomes: np.ndarray,
+    route_outcomes: np.ndarray,
     all_earned: np.ndarray,
     all_known: np.ndarray,
     all_qualified: np.ndarray,
 ) -> None:
-    """Score every record against every profile and pick the best one.
+    """Score every record against every profile, pick the best one, and keep its reasons.
 
-    Outputs (preallocated, ``n`` records, ``P`` profiles):
-        best            int32[n]   best qualified profile, else the closest one
-        best_earned     int64[n]   its earned points (may be negative)
-        best_known      int64[n]   its positive points whose criteria were not unknown
-        best_qualified  uint8[n]   1 if the best profile qualifies
+    Outputs (preallocated; ``n`` records, ``P`` profiles, ``K`` table rows of which the last
+    ``R`` are routing conditions, ``m`` = the most rows any profile has):
+        best            int32[n]     best qualified profile, else the closest one
+        best_earned     int64[n]     its earned points (may be negative)
+        best_known      int64[n]     its positive points whose criteria were not unknown
+        best_qualified  uint8[n]     1 if the best profile qualifies
+        best_outcomes   int8[n, m]   outcomes of its criteria then exclusions, -1 padded
+        route_outcomes  int8[n, R]   outcomes of every routing condition
         all_earned, all_known, all_qualified: [n, P] per-profile values, or shape (0, 0) to skip
-    Profiles are in ranking order (priority desc, id), so on equal scores the
-    lower index wins.
+    Profiles are in ranking order (priority desc, id), so on equal scores the lower index wins.
+    Every row is evaluated once per record into a scratch buffer; the tables are unpacked into
+    locals first because attribute access on a tuple argument costs a reference count each time.
     """
-    n_profiles = t.prof_positive.shape[0]
+    crit_kind, crit_field, crit_negate = t.crit_kind, t.crit_field, t.crit_negate
+    crit_ref, crit_words = t.crit_ref, t.crit_words
+    count_lo, count_hi = t.crit_count_lo, t.crit_count_hi
+    crit_lo, crit_hi, crit_partial = t.crit_lo, t.crit_hi, t.crit_partial
+    weights, required, unknown_counts = t.crit_weight, t.crit_required, t.crit_unknown_counts
+    item_word_start, mask_words = t.item_word_start, t.mask_words
+    set_word_start, set_words = t.set_word_start, t.set_words
+    prof_start, prof_end, prof_excl_end, prof_positive = t.prof_crit_start, t.prof_crit_end, t.prof_excl_end, t.prof_positive
+    cat_codes, num_lo, num_hi, set_bits, set_present = c.cat_codes, c.num_lo, c.num_hi, c.set_bits, c.set_present
+
+    n_rows = crit_kind.shape[0]
+    n_profiles = prof_positive.shape[0]
+    first_route_row = n_rows - route_outcomes.shape[1]
     keep_all = all_earned.shape[0] > 0
-    for i in range(c.cat_codes.shape[0]):
+    outcome = np.empty(n_rows, np.int8)
+    one = np.uint64(1)
+    for i in range(cat_codes.shape[0]):
+        # -- every row's outcome for record i --------------------------------------------
+        for k in range(n_rows):
+            kind, field = crit_kind[k], crit_field[k]
+            result = FAILS
+            if kind == KIND_CATEGORY:
+                code = cat_codes[i, field]
+                if code < 0:
+                    result = UNKNOWN
+                elif (code >> 6) < crit_words[k]:
+                    bit = np.uint64(code & 63)
+                    if (mask_words[crit_ref[k] + (code >> 6)] >> bit) & one:
+                        result = HOLDS
+                    elif (mask_words[crit_ref[k] + crit_words[k] + (code >> 6)] >> bit) & one:
+                        result = UNKNOWN
+            elif kind == KIND_SET:
+                if set_present[i, field] == 0:
+                    result = UNKNOWN
+                else:
+                    base, n_words = set_word_start[field], set_words[field]
+                    touched = 0
+                    for item in range(crit_ref[k], crit_ref[k] + crit_words[k]):
+                        start = item_word_start[item]
+                        for w in range(n_words):
+                            if set_bits[i, base + w] & mask_words[start + w]:
+                                touched += 1
+                                break
+                    if count_lo[k] <= touched <= count_hi[k]:
+                        result = HOLDS
+            else:
+                lo, hi = num_lo[i, field], num_hi[i, field]
+                if np.isnan(lo) or np.isnan(hi):
+                    result = UNKNOWN
+                elif lo >= crit_lo[k] and hi <= crit_hi[k]:
+                    result = HOLDS
+                elif not (hi < crit_lo[k] or lo > crit_hi[k]):
+                    partial = crit_partial[k]
+                    result = UNKNOWN if partial == 0 else (HOLDS if partial == 1 else FAILS)
+            if crit_negate[k] and result != UNKNOWN:
+                result = HOLDS - result
+            outcome[k] = result
+        # -- points, coverage and qualification per profile; keep the best -----------------
         chosen, chosen_earned, chosen_known, chosen_qualified = NO_PROFILE, 0, 0, False
         for p in range(n_profiles):
             earned, known, qualified = 0, 0, True
-            for k in range(t.prof_crit_start[p], t.prof_crit_end[p]):
-                outcome = criterion_outcome(t, c, k, i)
-                weight = t.crit_weight[k]
-                if outcome == HOLDS:
+            for k in range(prof_start[p], prof_end[p]):
+                weight = weights[k]
+                if outcome[k] == HOLDS:
                     earned += weight
-                if weight > 0 and outcome != UNKNOWN:
+                if weight > 0 and outcome[k] != UNKNOWN:
                     known += weight
-                if t.crit_required[k] and (outcome == FAILS or (outcome == UNKNOWN and not t.crit_unknown_counts[k])):
+                if required[k] and (outcome[k] == FAILS or (outcome[k] == UNKNOWN and not unknown_counts[k])):
                     qualified = False
-            for k in range(t.prof_crit_end[p], t.prof_excl_end[p]):
-                outcome = criterion_outcome(t, c, k, i)
-                if outcome == HOLDS or (outcome == UNKNOWN and t.crit_unknown_counts[k]):
+            for k in range(prof_end[p], prof_excl_end[p]):
+                if outcome[k] == HOLDS or (outcome[k] == UNKNOWN and unknown_counts[k]):
                     qualified = False
             if keep_all:
                 all_earned[i, p], all_known[i, p], all_qualified[i, p] = earned, known, qualified
-            positive = t.prof_positive[p]
-            if (
-                chosen == NO_PROFILE
-                or (qualified and not chosen_qualified)
-                or (qualified == chosen_qualified and _better(earned, positive, chosen_earned, t.prof_positive[chosen]))
-            ):
+            # exact comparison of clamped scores earned/positive, in integers
+            better = chosen == NO_PROFILE or (qualified and not chosen_qualified)
+            if not better and qualified == chosen_qualified:
+                better = max(earned, 0) * prof_positive[chosen] > max(chosen_earned, 0) * prof_positive[p]
+            if better:
                 chosen, chosen_earned, chosen_known, chosen_qualified = p, earned, known, qualified
         best[i], best_earned[i], best_known[i], best_qualified[i] = chosen, chosen_earned, chosen_known, chosen_qualified
-
-
-@_jit
-def criteria_outcomes(t: Tables, c: Columns, rows: np.ndarray, out: np.ndarray) -> None:
-    """``out[i, j]`` = outcome of table row ``rows[i, j]`` for record ``i`` (-1 where the row is -1).
-
-    rows: int32[n, m]; out: int8[n, m].
-    """
-    for i in range(rows.shape[0]):
-        for j in range(rows.shape[1]):
-            k = rows[i, j]
-            out[i, j] = -1 if k < 0 else criterion_outcome(t, c, k, i)
+        width = prof_excl_end[chosen] - prof_start[chosen]
+        for j in range(best_outcomes.shape[1]):
+            best_outcomes[i, j] = outcome[prof_start[chosen] + j] if j < width else -1
+        for r in range(route_outcomes.shape[1]):
+            route_outcomes[i, r] = outcome[first_route_row + r]
