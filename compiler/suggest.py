@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable
 
 
-def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.75) -> str | None:
     """``did you mean 'X'?`` for the nearest candidate, or ``None`` if nothing is near."""
     pool = list(dict.fromkeys(candidates))
     lowered = {c.casefold(): c for c in pool}

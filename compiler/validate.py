@@ -115,9 +115,10 @@ def _profile(context: _Context) -> ProfileSpec | None:
         priority = 0
     criteria = _criteria(context, ("criteria",), data.get("criteria"), exclusion=False)
     exclusions = _criteria(context, ("exclude",), data.get("exclude") or [], exclusion=True)
-    if not criteria and isinstance(data.get("criteria"), list | None):
+    written = data.get("criteria")
+    if not written and isinstance(written, list | None):
         context.report("empty_profile", ("criteria",) if "criteria" in data else (), "the profile has no criteria")
-    elif criteria and sum(c.weight for c in criteria if c.weight > 0) == 0:
+    elif criteria and len(criteria) == len(written) and sum(c.weight for c in criteria if c.weight > 0) == 0:
         context.report(
             "no_positive_points", ("criteria",), "no criterion has a positive weight, so no score can be computed",
             "give at least one criterion a weight such as 'weight: 10'",
@@ -336,7 +337,7 @@ def _number_condition(context: _Context, path: tuple, field: FieldSpec, data: Ma
             hi = bound.hi
     if lo > hi:
         where = path + (("between", 0) if "between" in data else ("min",))
-        context.report("min_above_max", where, f"the lower bound {lo:g} is above the upper bound {hi:g}", "swap the two bounds")
+        context.report("min_above_max", where, f"the lower bound {lo:,.0f} is above the upper bound {hi:,.0f}", "swap the two bounds")
         return None
     partial = data.get("partial", "unknown")
     if partial not in PARTIAL_MODES:

@@ -128,6 +128,8 @@ def _from_float(value: float, kind: str, raw: str) -> NumberValue:
         return Unreadable(raw, "an infinite value")
     if kind == "year" and (value != int(value) or not 1000 <= value <= 2999):
         return Unreadable(raw, "not a four-digit year")
+    if kind == "count" and value == 0:
+        return Unreadable(raw, "a headcount of 0, which exports use as a placeholder")
     return NumberRange(value, value)
 
 
@@ -147,6 +149,8 @@ def _parse_text(raw: str, text: str, kind: str) -> NumberValue:
     if _OTHER_CURRENCY.search(text):
         return Unreadable(raw, "an amount in another currency (the field is in USD)")
     one = _parse_single(text, kind)
+    if isinstance(one, NumberRange) and _exact_zero_headcount(one, kind):
+        return Unreadable(raw, "a headcount of 0, which exports use as a placeholder")
     if isinstance(one, NumberRange) or kind == "year":
         return one if isinstance(one, NumberRange) else Unreadable(raw, one)
     split = _RANGE_SPLIT.match(text)
@@ -189,3 +193,7 @@ def _parse_single(text: str, kind: str) -> NumberRange | str:
         return f"a percentage ({EXPECTED_BY_KIND[kind]})"
     value = float(match["num"].replace(",", "")) * _SUFFIX_SCALE[suffix]
     return NumberRange(value, math.inf if match["plus"] else value)
+
+
+def _exact_zero_headcount(value: NumberRange, kind: str) -> bool:
+    return kind == "count" and value.lo == 0 and value.hi == 0

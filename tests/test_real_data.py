@@ -94,18 +94,19 @@ LISTS = [
         {"revenue": Number(re.compile(r"^\d+(?:\.\d+)?$")), "employees": Number(re.compile(r"^\d+$"))},
     ),
     # Inc. is an R export: missing is the literal "NA" (employees 370, revenue_millions 3).
-    # "0" employees (2 rows, each with $20M+ revenue) is almost certainly a placeholder too, but
-    # it is a number as written, so it is counted as present here (see the report).
+    # "0" employees (2 rows, each with $20M+ revenue) is a placeholder: the product reads an exact
+    # headcount of 0 as unreadable (docs/values.md), and so does the count below.
     RealList(
         "inc5000-2019", "inc5000-2019/companies_data_final.csv", "inc5000-2019.yaml",
         {"revenue": "Revenue", "employees": "employees", "industry": "industry", "founded_year": "year_founded"},
         frozenset({"", "na"}),
         {
             "revenue": Number(re.compile(r"^\d+(?:\.\d+)? [MB]$")),
-            # 40, 1,200 are headcounts; $180,000, $1.82 million, $15 M, $0 are money: unreadable.
+            # 40, 1,200 are headcounts; $180,000, $1.82 million, $15 M, $0 are money, and a bare 0
+            # is a placeholder: unreadable.
             "employees": Number(
-                re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d+$"),
-                re.compile(r"^\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:m|million|b|billion|k))?$", re.IGNORECASE),
+                re.compile(r"^\d{1,3}(?:,\d{3})+$|^[1-9]\d*$"),
+                re.compile(r"^\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:m|million|b|billion|k))?$|^0$", re.IGNORECASE),
             ),
             # Shifted rows hold 474, 30, 136, and 22 and 0 occur: not four-digit years.
             "founded_year": Number(YEAR, re.compile(r"^\d{1,3}$")),
@@ -230,6 +231,11 @@ def test_inc_headcounts_written_as_money_are_unreadable(scored: Callable[[str], 
     money = re.compile(r"^\$")  # a headcount cell that starts with a dollar sign is money
     written_as_money = Counter(v for v in _column(run, "employees") if money.match(v.strip()))
     assert sorted(written_as_money) == sorted(["$0", "$180,000", "$1.82 million", "$15 M", "$5.1 million"])
+    zero = Counter(v for v in _column(run, "employees") if v.strip() == "0")
+    assert zero == {"0": 2}
     quality = run["summary"]["fields"]["employees"]
-    assert quality["unreadable"] == sum(written_as_money.values())
-    assert dict(quality["top_unreadable"]) == dict(written_as_money)
+    assert quality["unreadable"] == sum(written_as_money.values()) + 2
+    expected = written_as_money + zero
+    top = dict(quality["top_unreadable"])  # the report keeps the five most frequent
+    assert len(top) == 5 and top["0"] == 2
+    assert all(expected[value] == count for value, count in top.items())
