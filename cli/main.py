@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli.records import ColumnMapping, InputError, parse_key_values, read_chunks, read_mapping, read_record
+from cli.records import InputError, parse_key_values, read_chunks, read_mapping, read_record
 from cli.report import RunSummary
 from compiler.bundle import Bundle, BundleFileError, save_bundle
 from compiler.diagnostics import CompileError

@@ -17,14 +17,14 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from compiler.spec import BundleSpec, Condition, RouteRule
-from compiler.tables import Tables, TableLayout
+from compiler.tables import TableLayout, Tables
 from compiler.vocab import Vocab
 
 FORMAT = "icp-bundle/1"
@@ -56,7 +56,7 @@ def build_bundle(spec: BundleSpec, vocabs: dict[str, Vocab], tables: Tables, lay
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _field_meta(spec: BundleSpec, name: str, vocabs: dict[str, Vocab], layout: TableLayout) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def _convert(
         for key_node, value_node in node.value:
             key = str(constructor.construct_object(key_node))
             key_start = key_node.start_mark
-            key_marks[path + (key,)] = (key_start.line + 1, key_start.column + 1, len(key))
+            key_marks[(*path, key)] = (key_start.line + 1, key_start.column + 1, len(key))
             if key in result:
                 line = key_node.start_mark.line
                 diagnostics.add(
@@ -105,14 +105,14 @@ def _convert(
                         "duplicate_key",
                         f"key '{key}' appears twice in this mapping",
                         Location(file, line + 1, key_node.start_mark.column + 1, len(key), lines[line]),
-                        path + (key,),
+                        (*path, key),
                     )
                 )
-            result[key] = _convert(value_node, path + (key,), all_marks, constructor, file, lines, diagnostics)
+            result[key] = _convert(value_node, (*path, key), all_marks, constructor, file, lines, diagnostics)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, path + (index,), all_marks, constructor, file, lines, diagnostics)
+            _convert(item, (*path, index), all_marks, constructor, file, lines, diagnostics)
             for index, item in enumerate(node.value)
         ]
     return constructor.construct_object(node)

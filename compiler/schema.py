@@ -124,7 +124,7 @@ def _check_keys(document: Document, path: tuple, data: Mapping, allowed: set[str
         if key not in allowed:
             diagnostics.add(
                 document.diagnostic(
-                    "unknown_key", path + (key,), f"unknown key '{key}'", closest(key, sorted(allowed)), at_key=True
+                    "unknown_key", (*path, key), f"unknown key '{key}'", closest(key, sorted(allowed)), at_key=True
                 )
             )
 
@@ -142,7 +142,7 @@ def _build_field(
     kind = spec.get("type")
     if kind not in FIELD_TYPES:
         diagnostics.add(
-            document.diagnostic("bad_value", path + ("type",), f"type must be one of {', '.join(FIELD_TYPES)}", closest(str(kind), FIELD_TYPES))
+            document.diagnostic("bad_value", (*path, "type"), f"type must be one of {', '.join(FIELD_TYPES)}", closest(str(kind), FIELD_TYPES))
         )
         return None
     taxonomy: Taxonomy | None = None
@@ -150,13 +150,13 @@ def _build_field(
         taxonomy = taxonomies.get(str(spec["taxonomy"]))
         if str(spec["taxonomy"]) not in taxonomies:
             diagnostics.add(
-                document.diagnostic("unknown_taxonomy", path + ("taxonomy",), f"no taxonomy '{spec['taxonomy']}'", closest(str(spec["taxonomy"]), list(taxonomies)))
+                document.diagnostic("unknown_taxonomy", (*path, "taxonomy"), f"no taxonomy '{spec['taxonomy']}'", closest(str(spec["taxonomy"]), list(taxonomies)))
             )
     elif "values" in spec:
-        taxonomy = _values_taxonomy(name, spec["values"], document, path + ("values",), diagnostics)
+        taxonomy = _values_taxonomy(name, spec["values"], document, (*path, "values"), diagnostics)
     parse = str(spec.get("parse", "number"))
     if parse not in PARSE_KINDS:
-        diagnostics.add(document.diagnostic("bad_value", path + ("parse",), f"parse must be one of {', '.join(PARSE_KINDS)}", closest(parse, PARSE_KINDS)))
+        diagnostics.add(document.diagnostic("bad_value", (*path, "parse"), f"parse must be one of {', '.join(PARSE_KINDS)}", closest(parse, PARSE_KINDS)))
     return FieldSpec(
         name=name,
         type=kind,
@@ -176,12 +176,12 @@ def _values_taxonomy(name: str, values: Any, document: Document, path: tuple, di
     entries = []
     for index, value in enumerate(values):
         entry = value if isinstance(value, dict) else {"id": value}
-        entries.append((document, path + (index,), {"kind": "value", **entry}))
+        entries.append((document, (*path, index), {"kind": "value", **entry}))
     return _taxonomy_from_entries(f"field:{name}", entries, diagnostics)
 
 
 def _build_taxonomy(name: str, documents: list[Document], diagnostics: Diagnostics) -> Taxonomy | None:
-    entries = []
+    entries: list[tuple[Document, tuple, Any]] = []
     for document in documents:
         _check_keys(document, (), document.data, {"taxonomy", "description", "nodes"}, diagnostics)
         nodes = document.data.get("nodes")
@@ -214,7 +214,7 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
             if parent not in merged:
                 document, path = where[node_id]
                 diagnostics.add(
-                    document.diagnostic("unknown_value", path + ("parents", position), f"unknown parent '{parent}' in taxonomy '{name}'", closest(parent, list(merged)))
+                    document.diagnostic("unknown_value", (*path, "parents", position), f"unknown parent '{parent}' in taxonomy '{name}'", closest(parent, list(merged)))
                 )
     nodes = tuple(TaxonomyNode(i, n["name"], n["kind"], tuple(n["parents"]), tuple(n["aliases"])) for i, n in merged.items())
     cycle = find_cycle(nodes)
@@ -222,21 +222,21 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
         document, path = where[cycle[0]]
         diagnostics.add(document.diagnostic("taxonomy_cycle", path, f"taxonomy '{name}' has a cycle: {' -> '.join(cycle)}"))
     keys: dict[str, dict[str, int]] = {}
-    for position, node in enumerate(nodes):
-        by_key = keys.setdefault(node.kind, {})
-        for written in (node.id, node.name, *node.aliases):
+    for position, built in enumerate(nodes):
+        by_key = keys.setdefault(built.kind, {})
+        for written in (built.id, built.name, *built.aliases):
             key = value_key(written)
-            if key is None and written == node.id:
+            if key is None and written == built.id:
                 continue  # an id such as Namibia's 'NA' that data uses as a placeholder; its name still resolves
             if key is None:
-                document, path = where[node.id]
+                document, path = where[built.id]
                 diagnostics.add(document.diagnostic("bad_value", path, f"'{written}' reads as a missing value and cannot name a node"))
                 continue
             other = by_key.setdefault(key, position)
             if other != position:
-                document, path = where[node.id]
+                document, path = where[built.id]
                 diagnostics.add(
-                    document.diagnostic("ambiguous_key", path, f"'{written}' names both '{nodes[other].id}' and '{node.id}' ({node.kind})")
+                    document.diagnostic("ambiguous_key", path, f"'{written}' names both '{nodes[other].id}' and '{built.id}' ({built.kind})")
                 )
     if len(diagnostics.items) + diagnostics.dropped > before:
         return None

@@ -199,7 +199,7 @@ class _Builder:
             "crit_required": np.uint8, "crit_unknown_counts": np.uint8,
         }
         arrays = {name: np.array(values, dtypes[name]) for name, values in self.columns.items()}
-        word_start = np.cumsum([0] + set_words[:-1]).astype(np.int32) if set_words else np.zeros(0, np.int32)
+        word_start = np.cumsum([0, *set_words[:-1]]).astype(np.int32) if set_words else np.zeros(0, np.int32)
         return Tables(
             **arrays,
             item_word_start=np.array(self.item_word_start, np.int32),

@@ -122,7 +122,7 @@ def find_cycle(nodes: Sequence[TaxonomyNode]) -> list[str] | None:
                 path.pop()
                 state[node] = 2
             elif state.get(parent) == 1:
-                return path[path.index(parent) :] + [parent]
+                return [*path[path.index(parent):], parent]
             elif not state.get(parent) and parent in parents:
                 state[parent] = 1
                 path.append(parent)

@@ -93,7 +93,7 @@ def _mapping(context: _Context, path: tuple, data: Any, allowed: Sequence[str]) 
         return None
     for key in data:
         if key not in allowed:
-            context.report("unknown_key", path + (key,), f"unknown key '{key}'", closest(key, allowed), at_key=True)
+            context.report("unknown_key", (*path, key), f"unknown key '{key}'", closest(key, allowed), at_key=True)
     return data
 
 
@@ -164,11 +164,11 @@ def _criteria(context: _Context, path: tuple, items: Any, exclusion: bool) -> tu
     result: list[Criterion] = []
     ids: set[str] = set()
     for index, item in enumerate(items):
-        criterion = _criterion(context, path + (index,), item, exclusion)
+        criterion = _criterion(context, (*path, index), item, exclusion)
         if criterion is None:
             continue
         if criterion.id in ids:
-            context.report("duplicate_id", path + (index,), f"criterion id '{criterion.id}' is used twice in this profile", "give one of them an explicit 'id:'")
+            context.report("duplicate_id", (*path, index), f"criterion id '{criterion.id}' is used twice in this profile", "give one of them an explicit 'id:'")
             continue
         ids.add(criterion.id)
         result.append(criterion)
@@ -185,11 +185,11 @@ def _criterion(context: _Context, path: tuple, item: Any, exclusion: bool) -> Cr
         return None
     weight = data.get("weight", 0)
     if isinstance(weight, bool) or not isinstance(weight, int):
-        context.report("wrong_type", path + ("weight",), f"weight must be whole points, found {weight!r}", "weights are integers, e.g. 'weight: 10'")
+        context.report("wrong_type", (*path, "weight"), f"weight must be whole points, found {weight!r}", "weights are integers, e.g. 'weight: 10'")
         return None
     required = data.get("required", False)
     if not isinstance(required, bool):
-        context.report("wrong_type", path + ("required",), f"required must be true or false, found {required!r}")
+        context.report("wrong_type", (*path, "required"), f"required must be true or false, found {required!r}")
         return None
     on_unknown = _on_unknown(context, path, data, exclusion, required)
     if exclusion and ("weight" in data or required):
@@ -198,8 +198,8 @@ def _criterion(context: _Context, path: tuple, item: Any, exclusion: bool) -> Cr
     if not exclusion and weight == 0 and not required:
         context.report("no_effect", path, "this criterion has no weight and is not required, so it changes nothing", "add 'weight: N' or 'required: true'")
         return None
-    label = _text(context, path + ("label",), data.get("label")) or condition.describe()
-    criterion_id = _text(context, path + ("id",), data.get("id")) or slug(label)
+    label = _text(context, (*path, "label"), data.get("label")) or condition.describe()
+    criterion_id = _text(context, (*path, "id"), data.get("id")) or slug(label)
     return Criterion(criterion_id, label, condition, weight, required, on_unknown)
 
 
@@ -207,15 +207,15 @@ def _on_unknown(context: _Context, path: tuple, data: Mapping[str, Any], exclusi
     allowed = ("ignore", "exclude") if exclusion else ("fail", "pass")
     value = data.get("on_unknown", allowed[0])
     if value not in allowed:
-        context.report("bad_value", path + ("on_unknown",), f"on_unknown must be {' or '.join(allowed)}", closest(str(value), allowed))
+        context.report("bad_value", (*path, "on_unknown"), f"on_unknown must be {' or '.join(allowed)}", closest(str(value), allowed))
         return allowed[0]
     if not exclusion and not required and "on_unknown" in data:
-        context.report("no_effect", path + ("on_unknown",), "on_unknown applies only to required criteria and exclusions", at_key=True)
+        context.report("no_effect", (*path, "on_unknown"), "on_unknown applies only to required criteria and exclusions", at_key=True)
     return str(value)
 
 
 def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[str, Any]) -> Condition | None:
-    field = _field(context, path + ("field",), field_name)
+    field = _field(context, (*path, "field"), field_name)
     if field is None:
         return None
     ops = [key for key in data if key in CATEGORY_OPS + SET_OPS + NUMBER_OPS]
@@ -223,7 +223,7 @@ def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[st
     wrong = [op for op in ops if op not in allowed]
     if wrong:
         context.report(
-            "wrong_operator", path + (wrong[0],), f"'{wrong[0]}' does not apply to {field.type} field '{field.name}'",
+            "wrong_operator", (*path, wrong[0]), f"'{wrong[0]}' does not apply to {field.type} field '{field.name}'",
             f"use {', '.join(allowed)}", at_key=True,
         )
         return None
@@ -238,8 +238,8 @@ def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[st
         count, values = _at_least(context, path, field, data)
     else:
         if "of" in data:
-            context.report("bad_key", path + ("of",), "'of' goes with 'at_least'", at_key=True)
-        values = _values(context, path + (op,), field, data[op])
+            context.report("bad_key", (*path, "of"), "'of' goes with 'at_least'", at_key=True)
+        values = _values(context, (*path, op), field, data[op])
     if values is None:
         return None
     return Condition(field.name, op, values, count)
@@ -248,14 +248,14 @@ def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[st
 def _at_least(context: _Context, path: tuple, field: FieldSpec, data: Mapping[str, Any]) -> tuple[int, tuple[str, ...] | None]:
     count = data["at_least"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        context.report("wrong_type", path + ("at_least",), "at_least takes a whole number of items, e.g. 'at_least: 2, of: [a, b, c]'")
+        context.report("wrong_type", (*path, "at_least"), "at_least takes a whole number of items, e.g. 'at_least: 2, of: [a, b, c]'")
         return 0, None
     if "of" not in data:
         context.report("missing_key", path, "at_least needs 'of: [values]'")
         return 0, None
-    values = _values(context, path + ("of",), field, data["of"])
+    values = _values(context, (*path, "of"), field, data["of"])
     if values is not None and count > len(values):
-        context.report("never_holds", path + ("at_least",), f"at_least {count} of {len(values)} values can never hold")
+        context.report("never_holds", (*path, "at_least"), f"at_least {count} of {len(values)} values can never hold")
         return 0, None
     return count, values
 
@@ -282,7 +282,7 @@ def _values(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> tuple
     values: list[str] = []
     ok = True
     for index, item in enumerate(raw):
-        resolved = _value(context, path + (index,), field, item)
+        resolved = _value(context, (*path, index), field, item)
         ok = ok and resolved is not None
         if resolved is not None and resolved not in values:
             values.append(resolved)
@@ -290,7 +290,7 @@ def _values(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> tuple
 
 
 def _value(context: _Context, path: tuple, field: FieldSpec, item: Any) -> str | None:
-    if isinstance(item, (dict, list)) or isinstance(item, bool) or item is None:
+    if isinstance(item, (dict, list, bool)) or item is None:
         context.report("wrong_type", path, f"expected a value, found {_type_name(item)}")
         return None
     key = value_key(str(item))
@@ -317,21 +317,21 @@ def _number_condition(context: _Context, path: tuple, field: FieldSpec, data: Ma
     if "between" in data:
         pair = data["between"]
         if not isinstance(pair, list) or len(pair) != 2:
-            context.report("wrong_type", path + ("between",), "between takes two bounds, e.g. 'between: [1000, 20000]'")
+            context.report("wrong_type", (*path, "between"), "between takes two bounds, e.g. 'between: [1000, 20000]'")
             return None
-        lo_value = _bound(context, path + ("between", 0), field, pair[0])
-        hi_value = _bound(context, path + ("between", 1), field, pair[1])
+        lo_value = _bound(context, (*path, "between", 0), field, pair[0])
+        hi_value = _bound(context, (*path, "between", 1), field, pair[1])
         if lo_value is None or hi_value is None:
             return None
         lo, hi = lo_value.lo, hi_value.hi
     else:
         if "min" in data:
-            bound = _bound(context, path + ("min",), field, data["min"])
+            bound = _bound(context, (*path, "min"), field, data["min"])
             if bound is None:
                 return None
             lo = bound.lo
         if "max" in data:
-            bound = _bound(context, path + ("max",), field, data["max"])
+            bound = _bound(context, (*path, "max"), field, data["max"])
             if bound is None:
                 return None
             hi = bound.hi
@@ -341,7 +341,7 @@ def _number_condition(context: _Context, path: tuple, field: FieldSpec, data: Ma
         return None
     partial = data.get("partial", "unknown")
     if partial not in PARTIAL_MODES:
-        context.report("bad_value", path + ("partial",), f"partial must be one of {', '.join(PARTIAL_MODES)}", closest(str(partial), PARTIAL_MODES))
+        context.report("bad_value", (*path, "partial"), f"partial must be one of {', '.join(PARTIAL_MODES)}", closest(str(partial), PARTIAL_MODES))
         return None
     return Condition(field.name, "range", lo=lo, hi=hi, partial=str(partial))
 
@@ -391,11 +391,11 @@ def _rules(
         return ()
     rules: list[RouteRule] = []
     for index, item in enumerate(items):
-        rule = _rule(context, path + (index,), item, profile, profiles)
+        rule = _rule(context, (*path, index), item, profile, profiles)
         if rule is None:
             continue
         if any(r.unconditional and r.qualified in (None, rule.qualified) for r in rules):
-            context.report("unreachable_rule", path + (index,), "this rule can never match: an earlier rule without conditions catches every record")
+            context.report("unreachable_rule", (*path, index), "this rule can never match: an earlier rule without conditions catches every record")
             continue
         rules.append(rule)
     return tuple(rules)
@@ -416,38 +416,38 @@ def _rule(
         )
         return None
     when = data.get("when") or {}
-    if _mapping(context, path + ("when",), when, ROUTE_BUILTINS + tuple(context.schema.fields)) is None:
+    if _mapping(context, (*path, "when"), when, ROUTE_BUILTINS + tuple(context.schema.fields)) is None:
         return None
-    tiers = _names(context, path + ("when", "tier"), when.get("tier"))
+    tiers = _names(context, (*path, "when", "tier"), when.get("tier"))
     known_tiers = {name for name, _ in profile.tiers} if profile else {name for p in profiles for name, _ in p.tiers} | {"A", "B", "C", "D"}
     for position, tier in enumerate(tiers or ()):
         if tier not in known_tiers:
-            context.report("unreachable_rule", path + ("when", "tier", position), f"no profile here has a tier '{tier}', so this rule can never match", closest(tier, sorted(known_tiers)))
+            context.report("unreachable_rule", (*path, "when", "tier", position), f"no profile here has a tier '{tier}', so this rule can never match", closest(tier, sorted(known_tiers)))
             return None
-    names = _names(context, path + ("when", "profile"), when.get("profile"))
+    names = _names(context, (*path, "when", "profile"), when.get("profile"))
     if names is not None and profile is not None and profile.id not in names:
-        context.report("unreachable_rule", path + ("when", "profile"), f"a rule in profile '{profile.id}' only applies when '{profile.id}' is the best profile")
+        context.report("unreachable_rule", (*path, "when", "profile"), f"a rule in profile '{profile.id}' only applies when '{profile.id}' is the best profile")
         return None
     if names is not None and profile is None:
         for position, name in enumerate(names):
             if name not in {p.id for p in profiles}:
-                context.report("unknown_value", path + ("when", "profile", position), f"unknown profile '{name}'", closest(name, [p.id for p in profiles]))
+                context.report("unknown_value", (*path, "when", "profile", position), f"unknown profile '{name}'", closest(name, [p.id for p in profiles]))
                 return None
     qualified = when.get("qualified", True)
     if qualified not in (True, False, "any"):
-        context.report("bad_value", path + ("when", "qualified"), "qualified is true, false or any")
+        context.report("bad_value", (*path, "when", "qualified"), "qualified is true, false or any")
         return None
     if profile is not None and qualified is False:
-        context.report("unreachable_rule", path + ("when", "qualified"), "a profile's own rules apply only to records that qualify for it", "move this rule to routing.yaml")
+        context.report("unreachable_rule", (*path, "when", "qualified"), "a profile's own rules apply only to records that qualify for it", "move this rule to routing.yaml")
         return None
-    conditions = _route_conditions(context, path + ("when",), when)
-    escalate_if = _route_conditions(context, path + ("escalate_if",), data.get("escalate_if") or {})
+    conditions = _route_conditions(context, (*path, "when"), when)
+    escalate_if = _route_conditions(context, (*path, "escalate_if"), data.get("escalate_if") or {})
     escalate = data.get("escalate", False)
     if conditions is None or escalate_if is None or not isinstance(escalate, bool):
         if not isinstance(escalate, bool):
-            context.report("wrong_type", path + ("escalate",), "escalate is true or false")
+            context.report("wrong_type", (*path, "escalate"), "escalate is true or false")
         return None
-    queue = _text(context, path + ("queue",), data.get("queue"))
+    queue = _text(context, (*path, "queue"), data.get("queue"))
     line = context.document.locate(path).line
     return RouteRule(
         action=str(action), queue=queue, tiers=tiers, profiles=names,
@@ -471,19 +471,19 @@ def _route_conditions(context: _Context, path: tuple, when: Any) -> tuple[Condit
     for name, raw in when.items():
         if name in ROUTE_BUILTINS:
             continue
-        field = _field(context, path + (name,), name)
+        field = _field(context, (*path, name), name)
         if field is None:
             return None
         if isinstance(raw, dict):
             data = {"field": name, **raw}
-            if _mapping(context, path + (name,), raw, OPS_BY_TYPE[field.type] + (("of",) if field.type == "set" else ("partial",) if field.type == "number" else ())) is None:
+            if _mapping(context, (*path, name), raw, OPS_BY_TYPE[field.type] + (("of",) if field.type == "set" else ("partial",) if field.type == "number" else ())) is None:
                 return None
         elif field.type == "number":
-            context.report("wrong_type", path + (name,), f"a number condition is a mapping such as {{min: 1000}}")
+            context.report("wrong_type", (*path, name), "a number condition is a mapping such as {min: 1000}")
             return None
         else:
             data = {"field": name, ("in" if field.type == "category" else "any"): raw}
-        condition = _condition_at(context, path + (name,), data)
+        condition = _condition_at(context, (*path, name), data)
         if condition is None:
             return None
         conditions.append(condition)
@@ -493,7 +493,7 @@ def _route_conditions(context: _Context, path: tuple, when: Any) -> tuple[Condit
 def _condition_at(context: _Context, path: tuple, data: dict[str, Any]) -> Condition | None:
     """A routing condition: diagnostics point inside ``when.<field>`` rather than at a ``field:`` key."""
     shifted = _ShiftedContext(context, path)
-    return _condition(shifted, (), data["field"], data)  # type: ignore[arg-type]
+    return _condition(shifted, (), data["field"], data)
 
 
 class _ShiftedContext(_Context):
@@ -518,14 +518,15 @@ def _examples(context: _Context, raw: Any) -> tuple[Example, ...]:
         data = _mapping(context, path, item, ("record", "expect", "name"))
         if data is None:
             continue
-        record, expect = data.get("record"), data.get("expect")
-        if not isinstance(record, dict) or _mapping(context, path + ("expect",), expect, EXPECT_KEYS) is None:
+        record = data.get("record")
+        expect = _mapping(context, (*path, "expect"), data.get("expect"), EXPECT_KEYS)
+        if not isinstance(record, dict) or expect is None:
             if not isinstance(record, dict):
-                context.report("wrong_type", path + ("record",), "an example needs 'record:' (a mapping of field to value)")
+                context.report("wrong_type", (*path, "record"), "an example needs 'record:' (a mapping of field to value)")
             continue
         for field in record:
             if field not in context.schema.fields and field != "id":
-                context.report("unknown_field", path + ("record", field), f"unknown field '{field}'", closest(field, list(context.schema.fields)), at_key=True)
+                context.report("unknown_field", (*path, "record", field), f"unknown field '{field}'", closest(field, list(context.schema.fields)), at_key=True)
         line = context.document.locate(path).line
         examples.append(Example(dict(record), dict(expect), f"{context.document.file}:{line}"))
     return tuple(examples)

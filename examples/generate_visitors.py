@@ -30,6 +30,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def draw_set(rng: np.random.Generator, candidates: dict[str, float]) -> list[str
 
 def headcount(rng: np.random.Generator, lo: int, hi: int) -> int:
     """A log-uniform headcount in [lo, hi]."""
-    return int(round(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+    return round(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
 def revenue_for(rng: np.random.Generator, employees: int) -> float:
@@ -360,15 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=None, help="CSV file to write (default: stdout)")
     args = parser.parse_args(argv)
     rows = generate(args.seed, args.n)
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-    try:
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    finally:
-        if args.output:
-            out.close()
+    if args.output is None:
+        _write(sys.stdout, rows)
+    else:
+        with args.output.open("w", newline="", encoding="utf-8") as out:
+            _write(out, rows)
     return 0
+
+
+def _write(out: TextIO, rows: list[dict[str, str]]) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 if __name__ == "__main__":

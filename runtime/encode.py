@@ -106,7 +106,7 @@ class Encoder:
         if kind == "number":
             return self._encode_number(meta, raw, columns, i, quality)
         if kind == "category":
-            if isinstance(raw, (list, tuple, dict, set)) or isinstance(raw, bool):
+            if isinstance(raw, (list, tuple, dict, set, bool)):
                 quality.unreadable += 1
                 return f"expected one value, found {type(raw).__name__}"
             code = self._code(meta, raw, quality)

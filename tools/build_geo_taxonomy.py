@@ -335,9 +335,8 @@ def build(iso_rows, state_rows, fips_rows):
             elif reg in ("Europe", "Africa") or a2 in EMEA_EXTRA or "middle-east" in groups:
                 if not groups:
                     groups.add("emea")
-            elif reg in ("Asia", "Oceania"):
-                if not groups:
-                    groups.add("apac")
+            elif reg in ("Asia", "Oceania") and not groups:
+                groups.add("apac")
             membership[a2] = groups
 
         name = COMMON_NAME.get(a2, iso_name)
@@ -347,7 +346,7 @@ def build(iso_rows, state_rows, fips_rows):
         if iso_name != name:
             aliases.append(iso_name)
         aliases += extra_aliases.get(a2, [])
-        parents = [parent] + sorted(membership.get(a2, ()), key=_sales_order)
+        parents = [parent, *sorted(membership.get(a2, ()), key=_sales_order)]
         countries.append(node(a2, name, "country", parents, dedupe_aliases(a2, name, aliases)))
 
     # sales-region nodes
@@ -371,13 +370,13 @@ def build(iso_rows, state_rows, fips_rows):
             raise ValueError(f"state FIPS / state list mismatch: {sorted(missing)}")
     for code, pname, extra in CA_PROVINCES:
         subdivisions.append(node(f"CA-{code}", pname, "subdivision", ["CA"],
-                                 dedupe_aliases(f"CA-{code}", pname, [code] + extra)))
+                                 dedupe_aliases(f"CA-{code}", pname, [code, *extra])))
 
     regions = sorted((n for n in m49_nodes.values() if n["kind"] == "region"), key=lambda n: n["id"])
     subregions = sorted((n for n in m49_nodes.values() if n["kind"] == "subregion"), key=lambda n: n["id"])
     countries.sort(key=lambda n: n["id"])
     subdivisions.sort(key=lambda n: n["id"])
-    nodes = [node("world", "World", "root")] + regions + subregions + sales + countries + subdivisions
+    nodes = [node("world", "World", "root"), *regions, *subregions, *sales, *countries, *subdivisions]
     return {
         "taxonomy": "geo",
         "description": ("Geography: UN M49 regions and sub-regions, sales regions, "
@@ -398,7 +397,7 @@ def _sales_order(sid):
 
 
 def node_keys(n):
-    return [n["id"], n["name"]] + list(n.get("aliases") or [])
+    return [n["id"], n["name"], *list(n.get("aliases") or [])]
 
 
 def check(doc, geo_rules=False):
@@ -515,9 +514,7 @@ HEADER = [
 
 
 def dump(doc) -> str:
-    out = HEADER + [f"taxonomy: {scalar(doc['taxonomy'])}",
-           f"description: {json.dumps(doc['description'], ensure_ascii=False)}",
-           "nodes:"]
+    out = [*HEADER, f"taxonomy: {scalar(doc['taxonomy'])}", f"description: {json.dumps(doc['description'], ensure_ascii=False)}", "nodes:"]
     for n in doc["nodes"]:
         parts = [f"id: {scalar(n['id'])}", f"name: {scalar(n['name'])}", f"kind: {scalar(n['kind'])}"]
         for field in ("parents", "aliases"):

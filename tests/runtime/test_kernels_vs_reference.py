@@ -128,7 +128,7 @@ def records() -> st.SearchStrategy[dict[str, Any]]:
     fields = {
         "market": category_values(MARKET_NODES + [f"m{i}" for i in range(40, 45)]),
         "plan": category_values(PLANS),
-        "tools": set_values(TOOL_NODES + ["t30", "t31"]),
+        "tools": set_values([*TOOL_NODES, "t30", "t31"]),
         "tags": set_values(TAGS),
         "size": numbers("size"),
         "amount": st.one_of(numbers("amount"), st.just("$1.5k"), st.just("2M")),
