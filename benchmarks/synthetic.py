@@ -29,10 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +38,7 @@ import yaml
 
 from compiler.bundle import Bundle
 from compiler.diagnostics import CompileError, Diagnostics
-from compiler.pipeline import compile_spec
-from compiler.schema import DEFAULT_PROFILES_DIR, Schema, load_schema
+from compiler.schema import Schema, load_schema
 from compiler.tables import KIND_CATEGORY
 from compiler.text import value_key
 from runtime.kernels import Columns
@@ -145,29 +141,6 @@ REVENUE_BUCKETS: tuple[tuple[float, float], ...] = (
     (1e9, math.inf),
 )
 
-_FALLBACK_INDUSTRY = {
-    "taxonomy": "industry",
-    "description": "Tiny industry taxonomy written by benchmarks/synthetic.py when the bundled one is absent.",
-    "nodes": [
-        {"id": "all-industries", "name": "All Industries", "kind": "root"},
-        *[
-            {"id": sector, "name": sector.replace("-", " ").title(), "kind": "sector", "parents": ["all-industries"]}
-            for sector in ("technology", "financial-services", "healthcare", "manufacturing", "retail", "government")
-        ],
-        *[
-            {"id": leaf, "name": leaf.replace("-", " ").title(), "kind": "industry", "parents": [parent]}
-            for parent, leaves in {
-                "technology": ("software", "internet", "it-services", "cybersecurity", "semiconductors"),
-                "financial-services": ("banking", "insurance", "fintech", "asset-management"),
-                "healthcare": ("hospitals", "pharmaceuticals", "medical-devices"),
-                "manufacturing": ("automotive", "aerospace", "chemicals", "industrial-machinery"),
-                "retail": ("e-commerce", "grocery", "apparel"),
-                "government": ("federal-government", "local-government"),
-            }.items()
-            for leaf in leaves
-        ],
-    ],
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,70 +151,26 @@ _FALLBACK_INDUSTRY = {
 def write_profiles(folder: Path, n_profiles: int, seed: int = 0) -> Path:
     """Write ``n_profiles`` seeded profiles as YAML into ``folder`` (created) and return it.
 
-    Uses the bundled default schema. If the bundled industry taxonomy is
-    missing (or the default schema does not load), writes a ``schema.yaml``
-    of its own plus a tiny ``industry.yaml`` into the folder, pointing at the
-    bundled geography by absolute path.
+    Uses the bundled default schema.
     """
     folder.mkdir(parents=True, exist_ok=True)
     schema = _schema_for(folder)
     rng = np.random.default_rng(seed)
     pools = _value_pools(schema)
-    use_at_least = at_least_accepted(folder)
     width = max(3, len(str(n_profiles - 1)))
     for p in range(n_profiles):
-        profile = _profile(rng, pools, p, use_at_least)
+        profile = _profile(rng, pools, p)
         text = yaml.safe_dump(profile, sort_keys=False, default_flow_style=None, width=200)
         (folder / f"p{p:0{width}d}.yaml").write_text(text, encoding="utf-8")
     return folder
 
 
-def at_least_accepted(folder: Path) -> bool:
-    """Does the validator accept ``at_least: N, of: [..]`` on a set field? (It rejected it once.)"""
-    return _at_least_probe(str(folder.resolve()) if (folder / "schema.yaml").is_file() else "")
-
-
-@cache
-def _at_least_probe(own_schema_folder: str) -> bool:
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp)
-        if own_schema_folder:
-            for name in ("schema.yaml", "industry.yaml"):
-                shutil.copy(Path(own_schema_folder) / name, probe / name)
-        profile = {
-            "id": "probe",
-            "criteria": [{"field": "pain_points", "at_least": 1, "of": ["high-churn"], "weight": 1}],
-        }
-        (probe / "probe.yaml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-        try:
-            compile_spec(probe)
-        except CompileError:
-            return False
-        return True
-
-
 def _schema_for(folder: Path) -> Schema:
-    if (DEFAULT_PROFILES_DIR / "taxonomies" / "industry.yaml").is_file():
-        schema = load_schema(folder, Diagnostics())
-        if schema is not None and "industry" in schema.fields and schema.fields["industry"].taxonomy is not None:
-            return schema
-    _write_fallback_schema(folder)
     diagnostics = Diagnostics()
     schema = load_schema(folder, diagnostics)
     if schema is None:
         raise CompileError(diagnostics)
     return schema
-
-
-def _write_fallback_schema(folder: Path) -> None:
-    default = yaml.safe_load((DEFAULT_PROFILES_DIR / "schema.yaml").read_text(encoding="utf-8"))
-    default.pop("extends", None)
-    default["taxonomies"] = {
-        "geo": str((DEFAULT_PROFILES_DIR / "taxonomies" / "geo.yaml").resolve()),
-        "industry": "industry.yaml",
-    }
-    (folder / "schema.yaml").write_text(yaml.safe_dump(default, sort_keys=False), encoding="utf-8")
-    (folder / "industry.yaml").write_text(yaml.safe_dump(_FALLBACK_INDUSTRY, sort_keys=False), encoding="utf-8")
 
 
 def _value_pools(schema: Schema) -> dict[str, list[str]]:
@@ -278,15 +207,8 @@ def _weight(rng: np.random.Generator) -> int:
     return int(rng.choice([5, 10, 10, 15, 15, 20, 25, 30]))
 
 
-def _profile(
-    rng: np.random.Generator, pools: dict[str, list[str]], p: int, use_at_least: bool = True
-) -> dict[str, Any]:
-    """One profile: always a required geography, an industry and a headcount band, plus 5–7 others.
-
-    ``use_at_least=False`` writes the pain-points criterion as ``any`` (same
-    draws, so the rest of the profile is unchanged) for a validator that
-    rejects ``at_least``.
-    """
+def _profile(rng: np.random.Generator, pools: dict[str, list[str]], p: int) -> dict[str, Any]:
+    """One profile: always a required geography, an industry and a headcount band, plus 5–7 others."""
     w = lambda: _weight(rng)  # noqa: E731
     partial = lambda: str(rng.choice(["unknown", "overlap", "within"]))  # noqa: E731
 
@@ -369,7 +291,7 @@ def _profile(
             "any": _pick(rng, pools["use_cases"], 1, 3),
             "weight": w(),
         },
-        lambda: _pain_points(_pick(rng, pools["pain_points"], 3, 4), w(), use_at_least),
+        lambda: _pain_points(_pick(rng, pools["pain_points"], 3, 4), w()),
         lambda: {
             "label": "Buying trigger",
             "field": "buying_triggers",
@@ -417,13 +339,8 @@ def _profile(
     }
 
 
-def _pain_points(values: list[str], weight: int, use_at_least: bool) -> dict[str, Any]:
-    criterion: dict[str, Any] = {"label": "Pain points", "field": "pain_points", "weight": weight}
-    if use_at_least:
-        criterion.update({"at_least": 2, "of": values})
-    else:
-        criterion["any"] = values
-    return criterion
+def _pain_points(values: list[str], weight: int) -> dict[str, Any]:
+    return {"label": "Pain points", "field": "pain_points", "weight": weight, "at_least": 2, "of": values}
 
 
 # --------------------------------------------------------------------------------------------

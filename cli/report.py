@@ -34,6 +34,7 @@ class RunSummary:
             "fields": {
                 name: {
                     "mapped": name in mapped,
+                    "present": q.present,
                     "missing": q.missing,
                     "unreadable": q.unreadable,
                     "unlisted": q.unlisted,
