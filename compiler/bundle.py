@@ -124,9 +124,23 @@ def _rule_meta(rule: RouteRule, layout: TableLayout) -> dict[str, Any]:
     }
 
 
+_LOCATION_KEYS = frozenset({"file", "origin", "schema_files"})
+
+
+def _without_locations(value: Any) -> Any:
+    """``meta`` minus where things were read from: moving a folder does not change the version."""
+    if isinstance(value, dict):
+        return {k: _without_locations(v) for k, v in value.items() if k not in _LOCATION_KEYS}
+    if isinstance(value, list):
+        return [_without_locations(v) for v in value]
+    return value
+
+
 def content_version(meta: dict[str, Any], tables: Tables) -> str:
-    """sha256 over the canonical JSON of ``meta`` and every array's dtype, shape and bytes."""
-    digest = hashlib.sha256(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    """sha256 over the canonical JSON of ``meta`` (less file locations) and every array's dtype,
+    shape and bytes."""
+    canonical = json.dumps(_without_locations(meta), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode())
     for name in sorted(Tables._fields):
         array = np.ascontiguousarray(getattr(tables, name))
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())

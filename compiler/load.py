@@ -58,6 +58,12 @@ class Document:
         return Diagnostic(code, message, location, path, suggestion)
 
 
+def display_path(file: FilePath, profiles_dir: FilePath) -> str:
+    """How diagnostics name a file: relative to the profiles folder's parent when inside it."""
+    resolved, base = file.resolve(), profiles_dir.resolve().parent
+    return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
+
+
 def load_document(file: FilePath, display_name: str, diagnostics: Diagnostics) -> Document | None:
     """Parse one YAML file; on a syntax error report it and return ``None``."""
     text = file.read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from compiler.bundle import Bundle, build_bundle, load_bundle
 from compiler.diagnostics import CompileError, Diagnostic, Diagnostics
-from compiler.load import Document, load_document
+from compiler.load import Document, display_path, load_document
 from compiler.schema import load_schema
 from compiler.spec import BundleSpec
 from compiler.tables import build_tables
@@ -24,9 +24,9 @@ def compile_spec(profiles_dir: Path) -> BundleSpec:
         diagnostics.add(Diagnostic("missing_file", f"{profiles_dir} is not a folder of profiles"))
         raise CompileError(diagnostics)
     schema = load_schema(profiles_dir, diagnostics)
-    documents = _load_profiles(profiles_dir, diagnostics)
+    documents = _load_profiles(profiles_dir, diagnostics, skip=set(schema.files) if schema else set())
     routing_file = profiles_dir / "routing.yaml"
-    routing = load_document(routing_file, _display(routing_file, profiles_dir), diagnostics) if routing_file.is_file() else None
+    routing = load_document(routing_file, display_path(routing_file, profiles_dir), diagnostics) if routing_file.is_file() else None
     if schema is None or diagnostics:
         raise CompileError(diagnostics)
     spec = validate_bundle(documents, routing, schema, diagnostics)
@@ -43,16 +43,13 @@ def compile_profiles(profiles_dir: Path) -> Bundle:
     return build_bundle(spec, vocabs, tables, layout)
 
 
-def _display(file: Path, profiles_dir: Path) -> str:
-    return str(file.relative_to(profiles_dir.parent)) if file.is_relative_to(profiles_dir.parent) else str(file)
-
-
-def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics) -> list[Document]:
+def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics, skip: set[str]) -> list[Document]:
+    """Every ``*.yaml`` / ``*.yml`` of the folder but the schema, routing and taxonomy files."""
     documents = []
     for file in sorted(profiles_dir.glob("*.y*ml")):
-        if file.name in SPECIAL_FILES or file.suffix not in (".yaml", ".yml"):
+        if file.name in SPECIAL_FILES or file.suffix not in (".yaml", ".yml") or display_path(file, profiles_dir) in skip:
             continue
-        document = load_document(file, _display(file, profiles_dir), diagnostics)
+        document = load_document(file, display_path(file, profiles_dir), diagnostics)
         if document is not None:
             documents.append(document)
     return documents

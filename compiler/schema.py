@@ -19,7 +19,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from compiler.diagnostics import Diagnostics
-from compiler.load import Document, load_document
+from compiler.load import Document, display_path, load_document
 from compiler.suggest import closest
 from compiler.taxonomy import Taxonomy, TaxonomyNode, find_cycle
 from compiler.text import value_key
@@ -57,7 +57,7 @@ def load_schema(profiles_dir: FilePath, diagnostics: Diagnostics) -> Schema | No
     documents: list[tuple[FilePath, Document]] = []
     while files:
         file = files.pop()
-        document = load_document(file, _display(file, profiles_dir), diagnostics)
+        document = load_document(file, display_path(file, profiles_dir), diagnostics)
         if document is None or not _expect_mapping(document, diagnostics):
             return None
         documents.insert(0, (file, document))
@@ -67,13 +67,6 @@ def load_schema(profiles_dir: FilePath, diagnostics: Diagnostics) -> Schema | No
         elif extends is not None and not (extends == "default" and file == default):
             diagnostics.add(document.diagnostic("bad_value", ("extends",), "extends must be 'default'"))
     return _build_schema(documents, profiles_dir, diagnostics)
-
-
-def _display(file: FilePath, profiles_dir: FilePath) -> str:
-    try:
-        return str(file.relative_to(profiles_dir.parent))
-    except ValueError:
-        return str(file)
 
 
 def _expect_mapping(document: Document, diagnostics: Diagnostics) -> bool:
@@ -99,7 +92,7 @@ def _build_schema(
                 if not path.is_file():
                     diagnostics.add(document.diagnostic("missing_file", ("taxonomies", name), f"no taxonomy file {relative}"))
                     continue
-                loaded = load_document(path, _display(path, profiles_dir), diagnostics)
+                loaded = load_document(path, display_path(path, profiles_dir), diagnostics)
                 if loaded is not None and _expect_mapping(loaded, diagnostics):
                     taxonomy_docs.setdefault(name, []).append(loaded)
                     files.append(loaded.file)

@@ -14,6 +14,7 @@ shown to one decimal (half up); a tier holds when
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,7 @@ class Results:
             answer["explain"] = _explain(profile, items, outcomes, int(self.kernel.earned[i]))
         if per_profile and self.kernel.all_earned.shape[0]:
             answer["profiles"] = _per_profile(self.bundle, self.kernel, i)
+            answer["runner_up"] = answer["profiles"][1]["profile"] if len(answer["profiles"]) > 1 else None
         return answer
 
 
@@ -140,7 +142,10 @@ def _explain(profile: dict[str, Any], items: list[dict[str, Any]], outcomes: lis
 
 
 def _per_profile(bundle: Bundle, kernel: KernelOutput, i: int) -> list[dict[str, Any]]:
+    """Every profile's score for record ``i``, ranked as the kernel ranks them (qualified first,
+    then score, then priority and id, which is the bundle's profile order)."""
     rows = []
+    rank: dict[str, tuple[bool, Fraction, int]] = {}
     for p, profile in enumerate(bundle.meta["profiles"]):
         positive = profile["positive_points"]
         earned = int(kernel.all_earned[i, p])
@@ -151,7 +156,8 @@ def _per_profile(bundle: Bundle, kernel: KernelOutput, i: int) -> list[dict[str,
             "qualified": bool(kernel.all_qualified[i, p]),
             "coverage": round(int(kernel.all_known[i, p]) / positive, 4),
         })
-    return rows
+        rank[profile["id"]] = (not kernel.all_qualified[i, p], -Fraction(max(earned, 0), positive), p)
+    return sorted(rows, key=lambda row: rank[row["profile"]])
 
 
 def _tier_name(profile: dict[str, Any], earned: int) -> str:

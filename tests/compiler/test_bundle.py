@@ -36,6 +36,13 @@ def test_same_profiles_give_the_same_version_and_bytes(profiles_copy: Path, tmp_
     assert (tmp_path / "a.icpb").read_bytes() == (tmp_path / "b.icpb").read_bytes()
 
 
+def test_moving_the_folder_keeps_the_version(tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere" / "renamed-profiles"
+    shutil.copytree(DEFAULT_PROFILES_DIR, moved)
+    (moved / "schema.yaml").unlink()  # now the default schema is read from the repository
+    assert compile_profiles(moved).version == compile_profiles(DEFAULT_PROFILES_DIR).version
+
+
 def test_a_changed_weight_changes_the_version(profiles_copy: Path) -> None:
     before = compile_profiles(profiles_copy).version
     profile = profiles_copy / "enterprise-saas.yaml"
