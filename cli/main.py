@@ -69,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES_DIR, help="profiles folder or bundle file")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(run=_explain)
+
+    serve = commands.add_parser("serve", help="run the gRPC scoring service and /metrics")
+    serve.add_argument("--profiles", type=Path, default=DEFAULT_PROFILES_DIR, help="profiles folder or bundle file")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for all interfaces)")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--metrics-port", type=int, default=9464, help="Prometheus /metrics port (-1: off)")
+    serve.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
+    serve.add_argument("--max-batch-records", type=int, default=10_000)
+    serve.add_argument("--max-message-bytes", type=int, default=16 * 1024 * 1024)
+    serve.add_argument("--grace-seconds", type=float, default=10.0, help="how long SIGTERM lets in-flight calls finish")
+    serve.add_argument("--admin-token-file", type=Path, help="enables the Admin service; callers send 'authorization: Bearer TOKEN'")
+    serve.add_argument("--tls-cert", type=Path, help="server certificate (PEM); with --tls-key enables TLS")
+    serve.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    serve.add_argument("--tls-client-ca", type=Path, help="CA (PEM) whose client certificates are required (mutual TLS)")
+    serve.add_argument("--log-level", default="INFO")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -142,6 +158,26 @@ def _render_explanation(answer: dict[str, Any]) -> str:
         lines.append("\nother profiles:")
         lines += [f"  {p['profile']:<28} {p['score']:>5}  tier {p['tier']}{'' if p['qualified'] else '  (not qualified)'}" for p in others]
     return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from server.app import ServerConfig, TlsConfig, serve
+    from server.scoring import Limits
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise InputError("--tls-cert and --tls-key go together")
+    tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+    token = args.admin_token_file.read_text().strip() if args.admin_token_file else None
+    config = ServerConfig(
+        source=args.profiles, host=args.host, port=args.port,
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
+        limits=Limits(args.max_batch_records, args.max_message_bytes), workers=args.workers,
+        admin_token=token or None, tls=tls, grace_seconds=args.grace_seconds,
+    )
+    return serve(config)
 
 
 def _score(args: argparse.Namespace) -> int:

@@ -106,6 +106,10 @@ def parse_number(raw: object, kind: str) -> NumberValue:
     >>> parse_number("10001+", "count").hi
     inf
     """
+    if isinstance(raw, NumberRange):
+        if math.isnan(raw.lo) or math.isnan(raw.hi):
+            return MISSING
+        return raw if raw.lo <= raw.hi else Unreadable(f"{raw.lo}-{raw.hi}", "a range whose low end is above its high end")
     if raw is None or isinstance(raw, bool):
         return MISSING if raw is None else Unreadable(str(raw), "a yes/no value, not a number")
     if isinstance(raw, (int, float)):

@@ -170,7 +170,7 @@ class Encoder:
         return None
 
     def _encode_number(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
-        if isinstance(raw, (list, tuple, dict, set)):
+        if isinstance(raw, (list, tuple, dict, set)):  # a NumberRange is how typed callers send ranges
             quality.unreadable += 1
             return f"expected a number or a range, found {type(raw).__name__}"
         value = parse_number(raw, meta["parse"])

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from runtime.finish import Results, finish, run_kernel
 class Scored:
     encoded: EncodedBatch
     results: Results
+    kernel_seconds: float
 
 
 class Scorer:
@@ -31,5 +33,7 @@ class Scorer:
 
     def score(self, records: Sequence[Mapping[str, Any]], per_profile: bool = False) -> Scored:
         encoded = self.encoder.encode(records)
+        started = time.perf_counter()
         kernel = run_kernel(self.bundle, encoded.columns, per_profile)
-        return Scored(encoded, finish(self.bundle, kernel))
+        kernel_seconds = time.perf_counter() - started
+        return Scored(encoded, finish(self.bundle, kernel), kernel_seconds)

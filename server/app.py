@@ -1,0 +1,154 @@
+"""The server factory and the ``icp serve`` process: gRPC (scoring, admin, health, reflection)
+plus Prometheus ``/metrics`` on its own port."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, start_http_server
+
+from compiler.schema import DEFAULT_PROFILES_DIR
+from server.api import ADMIN_SERVICE, SCORING_SERVICE, pb_grpc
+from server.interceptors import ServiceInterceptor
+from server.metrics import Metrics
+from server.reload import Reloader
+from server.scoring import DecisionSink, Limits
+from server.service import AdminService, ScoringService
+from server.state import ServingHolder
+
+log = logging.getLogger("icp.server")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    cert: Path
+    key: Path
+    client_ca: Path | None = None  # set: clients must present a certificate it signed (mutual TLS)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    source: Path = DEFAULT_PROFILES_DIR  # a profiles folder or a compiled bundle file
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0: any free port (tests)
+    metrics_port: int | None = 9464  # None: no /metrics endpoint; 0: any free port
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 8
+    admin_token: str | None = None
+    tls: TlsConfig | None = None
+    grace_seconds: float = 10.0
+
+
+@dataclass
+class App:
+    server: grpc.Server
+    port: int
+    metrics_port: int | None
+    holder: ServingHolder
+    health: health.HealthServicer
+    metrics: Metrics
+    reloader: Reloader
+    _metrics_http: Any = None
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SCORING_SERVICE):
+            self.health.set(name, status)
+
+    def stop(self, grace: float) -> None:
+        """Health NOT_SERVING, then let in-flight calls finish within ``grace`` seconds."""
+        self.set_serving(False)
+        self.server.stop(grace).wait()
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+
+
+def create_server(config: ServerConfig, registry: CollectorRegistry | None = None, decisions: DecisionSink | None = None) -> App:
+    """Compile, test and warm the bundle, then start gRPC (and /metrics). Raises ``ActivationError``
+    when the bundle cannot serve. Health is NOT_SERVING until the kernels are warm."""
+    metrics = Metrics(registry or CollectorRegistry())
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.workers),
+        interceptors=[ServiceInterceptor(metrics)],
+        options=[
+            ("grpc.max_receive_message_length", config.limits.max_message_bytes),
+            ("grpc.max_send_message_length", config.limits.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SCORING_SERVICE, ADMIN_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    address = f"{config.host}:{config.port}"
+    port = server.add_secure_port(address, _credentials(config.tls)) if config.tls else server.add_insecure_port(address)
+    holder = ServingHolder()
+    reloader = Reloader(config.source, holder, metrics)
+    pb_grpc.add_ScoringServicer_to_server(ScoringService(holder, config.limits, metrics, decisions), server)
+    pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader)), server)
+    for name in ("", SCORING_SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    server.start()  # health answers NOT_SERVING while the bundle compiles and the kernels warm
+    try:
+        reloader.activate_first()
+    except Exception:
+        server.stop(0)
+        raise
+    http, metrics_port = None, None
+    if config.metrics_port is not None:
+        http, _ = start_http_server(config.metrics_port, addr=config.host, registry=metrics.registry)
+        metrics_port = http.server_port
+    app = App(server, port, metrics_port, holder, health_servicer, metrics, reloader, http)
+    app.set_serving(True)
+    return app
+
+
+def _admin_reload(reloader: Reloader) -> Any:
+    def run() -> tuple[bool, str, str]:
+        outcome = reloader.reload()
+        return outcome.activated, outcome.version, outcome.diagnostics
+
+    return run
+
+
+def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
+    pair = [(tls.key.read_bytes(), tls.cert.read_bytes())]
+    if tls.client_ca is None:
+        return grpc.ssl_server_credentials(pair)
+    return grpc.ssl_server_credentials(pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True)
+
+
+def serve(config: ServerConfig) -> int:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the profiles."""
+    app = create_server(config)
+    done = threading.Event()
+    log.info(
+        "serving bundle %s on %s:%d (metrics on :%s)",
+        app.holder.current.bundle.version, config.host, app.port, app.metrics_port,
+    )
+
+    def drain() -> None:
+        app.stop(config.grace_seconds)
+        done.set()
+
+    def terminate(signum: int, _frame: Any) -> None:
+        log.info("signal %d: draining for up to %.0fs", signum, config.grace_seconds)
+        threading.Thread(target=drain, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=app.reloader.reload, daemon=True).start())
+    done.wait()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,99 @@
+"""Cross-cutting work around every RPC: domain errors → status codes (with google.rpc.BadRequest
+details), and the request metrics (counted from ``context.code()``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from server.errors import ServiceError
+from server.metrics import Metrics
+
+log = logging.getLogger("icp.server")
+
+
+def _abort(context: grpc.ServicerContext, error: ServiceError) -> None:
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if error.violations:
+        details = any_pb2.Any()
+        details.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in error.violations
+        ]))
+        status.details.append(details)
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
+    code = context.code()
+    if code is None:
+        return "UNKNOWN" if failed else "OK"
+    return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode(code).name
+
+
+class ServiceInterceptor(grpc.ServerInterceptor):
+    def __init__(self, metrics: Metrics):
+        self.metrics = metrics
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or not details.method.startswith("/icp."):
+            return handler
+        service, method = details.method[1:].rsplit("/", 1)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, service, method),
+                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream(handler.stream_stream, service, method),
+                request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _unary(self, behaviour: Callable[[Any, Any], Any], service: str, method: str) -> Callable[[Any, Any], Any]:
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            started, failed = time.perf_counter(), False
+            self.metrics.in_flight.inc()
+            try:
+                return behaviour(request, context)
+            except ServiceError as error:
+                _abort(context, error)
+            except Exception:
+                failed = True
+                log.exception("unexpected error in %s", method)
+                raise
+            finally:
+                self._done(service, method, context, failed, started)
+
+        return wrapped
+
+    def _stream(self, behaviour: Callable[[Any, Any], Iterator[Any]], service: str, method: str) -> Callable[[Any, Any], Iterator[Any]]:
+        def wrapped(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            started, failed = time.perf_counter(), False
+            self.metrics.in_flight.inc()
+            try:
+                yield from behaviour(requests, context)
+            except ServiceError as error:
+                _abort(context, error)
+            except Exception:
+                failed = True
+                log.exception("unexpected error in %s", method)
+                raise
+            finally:
+                self._done(service, method, context, failed, started)
+
+        return wrapped
+
+    def _done(self, service: str, method: str, context: grpc.ServicerContext, failed: bool, started: float) -> None:
+        self.metrics.in_flight.dec()
+        self.metrics.handled.labels(service, method, _code_name(context, failed)).inc()
+        self.metrics.handling_seconds.labels(service, method).observe(time.perf_counter() - started)
+

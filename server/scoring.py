@@ -1,0 +1,127 @@
+"""Request handling shared by Score, ScoreBatch and ScoreStream: messages → runtime → messages.
+
+One batch is scored by one :class:`~server.state.Serving` (read once by the caller), so every
+result of a response carries the same bundle version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runtime.engine import Scored
+from server.convert import RecordError, columns_to_mappings, error_result, record_to_mapping, result_message
+from server.errors import InvalidArgument, ResourceExhausted
+from server.metrics import Metrics
+from server.state import Serving
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch_records: int = 10_000
+    max_message_bytes: int = 16 * 1024 * 1024
+
+
+class DecisionSink(Protocol):
+    def record(self, serving: Serving, ids: Sequence[str], scored: Scored, rows: Sequence[int]) -> None: ...
+
+
+@dataclass
+class BatchAnswer:
+    version: str
+    results: list[Any]
+    errors: list[RecordError] = field(default_factory=list)
+
+
+def score_batch(
+    serving: Serving,
+    request: Any,
+    limits: Limits,
+    metrics: Metrics,
+    decisions: DecisionSink | None = None,
+) -> BatchAnswer:
+    """Score a ``ScoreBatchRequest`` (records or columns); malformed records get error entries."""
+    if request.records and request.HasField("columns"):
+        raise InvalidArgument("send either records or columns, not both", (("columns", "set together with records"),))
+    if request.HasField("columns"):
+        ids, mappings, violations = columns_to_mappings(request.columns, serving.field_types)
+        if violations:
+            raise InvalidArgument(f"malformed columns: {violations[0][1]}", tuple(violations))
+        problems: dict[int, list[tuple[str, str]]] = {}
+    else:
+        ids = [record.id for record in request.records]
+        mappings, problems = [], {}
+        for index, record in enumerate(request.records):
+            values, violations = record_to_mapping(record, serving.field_types)
+            mappings.append(values)
+            if violations:
+                problems[index] = violations
+    _check_size(len(ids), limits)
+    return _score(serving, ids, mappings, problems, request.explain, request.per_profile, metrics, decisions)
+
+
+def score_one(serving: Serving, request: Any, limits: Limits, metrics: Metrics, decisions: DecisionSink | None = None) -> Any:
+    """Score a ``ScoreRequest``; a malformed record raises ``InvalidArgument`` naming its fields."""
+    values, violations = record_to_mapping(request.record, serving.field_types)
+    problems = {0: violations} if violations else {}
+    answer = _score(serving, [request.record.id], [values], problems, request.explain, request.per_profile, metrics, decisions)
+    if answer.errors:
+        error = answer.errors[0]
+        raise InvalidArgument(error.describe(), error.violations)
+    return answer.results[0]
+
+
+def _check_size(n: int, limits: Limits) -> None:
+    if n > limits.max_batch_records:
+        raise ResourceExhausted(
+            f"a batch of {n} records exceeds the limit of {limits.max_batch_records} (max_batch_records); split it",
+            (("records", f"at most {limits.max_batch_records} records per call"),),
+        )
+
+
+def _score(
+    serving: Serving,
+    ids: list[str],
+    mappings: list[dict[str, Any]],
+    problems: dict[int, list[tuple[str, str]]],
+    explain: bool,
+    per_profile: bool,
+    metrics: Metrics,
+    decisions: DecisionSink | None,
+) -> BatchAnswer:
+    scored = serving.scorer.score(mappings, per_profile=per_profile)
+    for problem in scored.encoded.problems:
+        problems.setdefault(problem.record, []).append((problem.field, problem.message))
+    version = serving.bundle.version
+    errors = [RecordError(i, ids[i], tuple(v)) for i, v in sorted(problems.items())]
+    results = [
+        error_result(RecordError(i, ids[i], tuple(problems[i])), version) if i in problems
+        else result_message(scored.results, i, ids[i], explain, per_profile)
+        for i in range(len(ids))
+    ]
+    good = [i for i in range(len(ids)) if i not in problems]
+    _observe(serving, scored, good, len(problems), metrics)
+    if decisions is not None and good:
+        decisions.record(serving, ids, scored, good)
+    return BatchAnswer(version, results, errors)
+
+
+def _observe(serving: Serving, scored: Scored, good: list[int], bad: int, metrics: Metrics) -> None:
+    metrics.batch_records.observe(len(good) + bad)
+    metrics.kernel_seconds.observe(scored.kernel_seconds)
+    if bad:
+        metrics.record_errors.inc(bad)
+    profiles = serving.bundle.meta["profiles"]
+    results = scored.results
+    counts: dict[tuple[str, str], int] = {}
+    for i in good:
+        key = (profiles[results.kernel.best[i]]["id"], results.tier[i])
+        counts[key] = counts.get(key, 0) + 1
+    for (profile, tier), count in counts.items():
+        metrics.records.labels(profile, tier).inc(count)
+    for name, quality in scored.encoded.quality.items():
+        for status in ("missing", "unreadable", "unlisted"):
+            value = getattr(quality, status)
+            if value:
+                metrics.field_values.labels(name, status).inc(value)
