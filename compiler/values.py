@@ -132,8 +132,6 @@ def _from_float(value: float, kind: str, raw: str) -> NumberValue:
         return Unreadable(raw, "an infinite value")
     if kind == "year" and (value != int(value) or not 1000 <= value <= 2999):
         return Unreadable(raw, "not a four-digit year")
-    if kind == "count" and value == 0:
-        return Unreadable(raw, "a headcount of 0, which exports use as a placeholder")
     return NumberRange(value, value)
 
 

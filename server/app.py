@@ -70,6 +70,7 @@ class App:
         self.server.stop(grace).wait()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
+            self._metrics_http.server_close()
 
 
 def create_server(config: ServerConfig, registry: CollectorRegistry | None = None, decisions: DecisionSink | None = None) -> App:
