@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo serve test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ demo: $(VENV)/.installed-base
 	$(BIN)/icp score examples/data/visitors.csv -o build/visitors.scored.csv --profiles build/profiles.icpb
 	$(BIN)/icp score examples/data/sp500.csv --mapping examples/mappings/sp500.yaml -o build/sp500.scored.csv --profiles build/profiles.icpb
 	$(BIN)/icp explain --profiles build/profiles.icpb industry=software employees=1001-5000 country=Germany tech_stack=salesforce,hubspot buying_triggers=rfp-open
+
+serve: $(VENV)/.installed-base
+	$(BIN)/icp serve
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, BundleFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `icp ... | head`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open until exit, as stdout would)
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, help="server private key (PEM)")
     serve.add_argument("--tls-client-ca", type=Path, help="CA (PEM) whose client certificates are required (mutual TLS)")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--no-watch", dest="watch", action="store_false", help="do not reload when the profiles folder changes")
+    serve.add_argument("--reload-debounce-seconds", type=float, default=0.5, help="reload once the folder has been still this long")
+    serve.add_argument("--decision-log", type=Path, help="write one JSON line per scored record (decision, no field values)")
+    serve.add_argument("--decision-log-max-bytes", type=int, default=50 * 1024 * 1024, help="rotate the decision log at this size")
+    serve.add_argument("--decision-log-backups", type=int, default=5, help="rotated decision log files to keep")
+    serve.add_argument("--decision-log-hash-salt-file", type=Path, help="log a salted SHA-256 of each record id instead of the id")
     serve.set_defaults(run=_serve)
     return parser
 
@@ -143,10 +153,13 @@ def _render_explanation(answer: dict[str, Any]) -> str:
         "",
         f"  {'outcome':<8} {'points':>6}  criterion",
     ]
+    exclusion_words = {"holds": "EXCLUDES", "fails": "clear", "unknown": "unknown"}
     for reason in explain["reasons"]:
-        points = f"{reason['points']}/{reason['weight']}" if reason["role"] == "criterion" else "excl."
+        if reason["role"] == "exclusion":
+            lines.append(f"  {exclusion_words[reason['outcome']]:<8} {'':>6}  exclusion: {reason['label']}")
+            continue
         flag = " (required)" if reason["required"] else ""
-        lines.append(f"  {reason['outcome']:<8} {points:>6}  {reason['label']}{flag}")
+        lines.append(f"  {reason['outcome']:<8} {reason['points']:>3}/{reason['weight']:<2}  {reason['label']}{flag}")
     nxt = explain["next_tier"]
     if nxt:
         lines.append(f"\nnext tier {nxt['tier']}: needs {nxt['points_needed']} more points; could come from:")
@@ -164,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
 
     from server.app import ServerConfig, TlsConfig, serve
+    from server.decisions import DecisionLogConfig
     from server.scoring import Limits
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -171,11 +185,26 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--tls-cert and --tls-key go together")
     tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     token = args.admin_token_file.read_text().strip() if args.admin_token_file else None
+    decision_log = None
+    if args.decision_log is not None:
+        if args.decision_log_max_bytes < 0 or args.decision_log_backups < 0:
+            raise InputError("--decision-log-max-bytes and --decision-log-backups must not be negative")
+        salt_file = args.decision_log_hash_salt_file
+        try:
+            if salt_file is not None and not salt_file.read_bytes().strip():
+                raise InputError(f"{salt_file}: the hash salt file is empty")
+        except OSError as error:
+            raise InputError(f"{salt_file}: {error.strerror}") from error
+        decision_log = DecisionLogConfig(args.decision_log, args.decision_log_max_bytes, args.decision_log_backups, salt_file)
+    elif args.decision_log_hash_salt_file is not None:
+        raise InputError("--decision-log-hash-salt-file needs --decision-log")
     config = ServerConfig(
         source=args.profiles, host=args.host, port=args.port,
         metrics_port=None if args.metrics_port < 0 else args.metrics_port,
         limits=Limits(args.max_batch_records, args.max_message_bytes), workers=args.workers,
         admin_token=token or None, tls=tls, grace_seconds=args.grace_seconds,
+        watch=args.watch, reload_debounce_seconds=args.reload_debounce_seconds,
+        decision_log=decision_log,
     )
     return serve(config)
 
@@ -213,7 +242,8 @@ def _tally(summary: RunSummary, results: Results, quality: Any, problems: int, b
     summary.records += results.size
     summary.problems += problems
     summary.out_of_icp += int((results.kernel.qualified == 0).sum())
-    summary.tiers.update(zip([ids[p] for p in results.kernel.best], results.tier, strict=True))
+    qualified = results.kernel.qualified.astype(bool)
+    summary.tiers.update(zip([ids[p] for p in results.kernel.best], results.tier, qualified.tolist(), strict=True))
     summary.routes.update(zip(results.action, results.queue, strict=True))
     summary.add_quality(quality)
 

@@ -117,11 +117,15 @@ def _csv(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
 
 
 def _jsonl(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
+    """The header is every key of every line (a first pass), in order of first appearance."""
+    keys: dict[str, None] = {}
     with path.open(encoding="utf-8") as handle:
-        first = next((line for line in handle if line.strip()), None)
-    if first is None:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                keys.update(dict.fromkeys(_json_row(line, path, number)))
+    if not keys:
         raise InputError(f"{path}: the file is empty")
-    header = list(_json_row(first, path, 1))
+    header = list(keys)
 
     def chunks() -> Iterator[list[dict[str, Any]]]:
         chunk: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ TOP_VALUES = 5
 @dataclass
 class RunSummary:
     records: int = 0
-    tiers: Counter[tuple[str, str]] = field(default_factory=Counter)  # (profile, tier)
+    tiers: Counter[tuple[str, str, bool]] = field(default_factory=Counter)  # (profile, tier, qualified)
     routes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (action, queue)
     out_of_icp: int = 0
     problems: int = 0
@@ -29,7 +29,9 @@ class RunSummary:
             "records": self.records,
             "out_of_icp": self.out_of_icp,
             "invalid_values": self.problems,
-            "tiers": [{"profile": p, "tier": t, "records": n} for (p, t), n in sorted(self.tiers.items())],
+            "tiers": [
+                {"profile": p, "tier": t, "qualified": q, "records": n} for (p, t, q), n in sorted(self.tiers.items())
+            ],
             "routes": [{"action": a, "queue": q, "records": n} for (a, q), n in sorted(self.routes.items())],
             "fields": {
                 name: {
@@ -48,12 +50,19 @@ class RunSummary:
     def render(self, mapped: set[str]) -> str:
         n = max(self.records, 1)
         lines = [f"scored {self.records} records ({self.out_of_icp} out of ICP)"]
-        lines.append("\nby profile and tier:")
-        lines += [f"  {p:<28} {t:<3} {c:>9}  {100 * c / n:5.1f}%" for (p, t), c in sorted(self.tiers.items())]
+        lines.append("\nqualified, by best profile and tier:")
+        lines += [f"  {p:<28} {t:<3} {c:>9}  {100 * c / n:5.1f}%" for (p, t, q), c in sorted(self.tiers.items()) if q]
+        closest: Counter[str] = Counter()
+        for (p, _, q), c in self.tiers.items():
+            if not q:
+                closest[p] += c
+        if closest:
+            lines.append("\nout of ICP, by closest profile:")
+            lines += [f"  {p:<32} {c:>9}  {100 * c / n:5.1f}%" for p, c in sorted(closest.items())]
         lines.append("\nby route:")
         lines += [f"  {a:<12} {q or '-':<24} {c:>9}  {100 * c / n:5.1f}%" for (a, q), c in sorted(self.routes.items())]
         lines.append("\ndata quality (share of records):")
-        lines.append(f"  {'field':<16} {'missing':>8} {'unreadable':>11} {'unlisted':>9}  most frequent unlisted / unreadable")
+        lines.append(f"  {'field':<16} {'missing':>8} {'unreadable':>11} {'unlisted':>9}  most frequent unlisted (no profile or taxonomy names them) / unreadable")
         for name, q in self.quality.items():
             if name not in mapped:
                 lines.append(f"  {name:<16} {'(no column)':>8}")

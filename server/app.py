@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +20,14 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from compiler.schema import DEFAULT_PROFILES_DIR
 from server.api import ADMIN_SERVICE, SCORING_SERVICE, pb_grpc
+from server.decisions import DecisionLog, DecisionLogConfig
 from server.interceptors import ServiceInterceptor
 from server.metrics import Metrics
 from server.reload import Reloader
 from server.scoring import DecisionSink, Limits
 from server.service import AdminService, ScoringService
 from server.state import ServingHolder
+from server.watch import FolderWatcher
 
 log = logging.getLogger("icp.server")
 
@@ -46,6 +50,12 @@ class ServerConfig:
     admin_token: str | None = None
     tls: TlsConfig | None = None
     grace_seconds: float = 10.0
+    drain_quiet_seconds: float = 0.25  # SIGTERM: stop once no call has been in flight this long
+    # Hot reload (server/watch.py) and the decision log (server/decisions.py).
+    watch: bool = True  # poll a profiles folder (not a bundle file) and reload after a change
+    watch_poll_seconds: float = 0.25
+    reload_debounce_seconds: float = 0.5  # reload once nothing has changed for this long
+    decision_log: DecisionLogConfig | None = None  # off by default
 
 
 @dataclass
@@ -96,6 +106,11 @@ def create_server(config: ServerConfig, registry: CollectorRegistry | None = Non
     port = server.add_secure_port(address, _credentials(config.tls)) if config.tls else server.add_insecure_port(address)
     holder = ServingHolder()
     reloader = Reloader(config.source, holder, metrics)
+    if decisions is None and config.decision_log is not None:
+        decision_log = DecisionLog.open(config.decision_log)
+        _on_termination(server, decision_log.close)
+        decisions = decision_log
+    watcher = _watcher(config, reloader)
     pb_grpc.add_ScoringServicer_to_server(ScoringService(holder, config.limits, metrics, decisions), server)
     pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader)), server)
     for name in ("", SCORING_SERVICE):
@@ -112,6 +127,8 @@ def create_server(config: ServerConfig, registry: CollectorRegistry | None = Non
         metrics_port = http.server_port
     app = App(server, port, metrics_port, holder, health_servicer, metrics, reloader, http)
     app.set_serving(True)
+    if watcher is not None:
+        _on_termination(server, watcher.start().stop)
     return app
 
 
@@ -123,11 +140,39 @@ def _admin_reload(reloader: Reloader) -> Any:
     return run
 
 
+def _watcher(config: ServerConfig, reloader: Reloader) -> FolderWatcher | None:
+    """Created before the first activation reads the folder, so no change in between is missed."""
+    if not config.watch or not config.source.is_dir():
+        return None
+    return FolderWatcher(config.source, reloader.reload, config.watch_poll_seconds, config.reload_debounce_seconds)
+
+
+def _on_termination(server: grpc.Server, close: Callable[[], Any]) -> None:
+    """Run ``close`` (stop the watcher, close the decision log) once the server has stopped."""
+
+    def wait() -> None:
+        server.wait_for_termination()
+        close()
+
+    threading.Thread(target=wait, name="icp-on-termination", daemon=True).start()
+
+
 def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
     pair = [(tls.key.read_bytes(), tls.cert.read_bytes())]
     if tls.client_ca is None:
         return grpc.ssl_server_credentials(pair)
     return grpc.ssl_server_credentials(pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True)
+
+
+def _quiesce(app: App, quiet: float, limit: float) -> None:
+    """Keep taking calls after NOT_SERVING until none has been in flight for ``quiet`` seconds (at
+    most ``limit``). gRPC cancels calls that reached the transport but that the Python server had
+    not yet picked up when ``stop`` runs; under load (handlers holding the GIL) that is many."""
+    started = busy = time.monotonic()
+    while (now := time.monotonic()) - busy < quiet and now - started < limit:
+        if app.metrics.registry.get_sample_value("icp_requests_in_flight"):
+            busy = now
+        time.sleep(0.01)
 
 
 def serve(config: ServerConfig) -> int:
@@ -140,7 +185,10 @@ def serve(config: ServerConfig) -> int:
     )
 
     def drain() -> None:
-        app.stop(config.grace_seconds)
+        started = time.monotonic()
+        app.set_serving(False)
+        _quiesce(app, config.drain_quiet_seconds, config.grace_seconds / 2)
+        app.stop(max(config.grace_seconds - (time.monotonic() - started), 0.0))
         done.set()
 
     def terminate(signum: int, _frame: Any) -> None:

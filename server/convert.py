@@ -94,9 +94,11 @@ def columns_to_mappings(columns: Any, fields: dict[str, str]) -> tuple[list[str]
             violations.append((where, f"column '{column.field}' has {len(column.values)} values for {n} ids"))
             continue
         present = column.present or [True] * n
+        is_set = fields[column.field] == "set"
         for i, (value, here) in enumerate(zip(column.values, present, strict=True)):
             if here:
-                mappings[i][column.field] = value
+                # a present empty cell of a set column is a known empty set, as `Values{}` is
+                mappings[i][column.field] = [] if is_set and not value.strip() else value
     return list(columns.ids), mappings, violations
 
 

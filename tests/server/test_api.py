@@ -114,6 +114,17 @@ def test_columnar_batch_gives_the_same_answers(stub: Any) -> None:
     assert [r.id for r in columnar] == ["c1", "c2", "c3"]
 
 
+def test_a_present_empty_set_cell_is_a_known_empty_set(stub: Any) -> None:
+    columns = pb.ColumnarRecords(ids=["e", "m"], columns=[
+        pb.Column(field="tech_stack", values=["", ""], present=[True, False]),
+        pb.Column(field="industry", values=["software", "software"]),
+    ])
+    empty, missing = stub.ScoreBatch(pb.ScoreBatchRequest(columns=columns)).results
+    outcome = {r.criterion: r.outcome for r in empty.reasons}
+    assert outcome["crm"] == pb.FAILS  # any: [...] fails on a known empty set
+    assert {r.criterion: r.outcome for r in missing.reasons}["crm"] == pb.UNKNOWN
+
+
 def test_malformed_columns_are_refused(stub: Any) -> None:
     columns = pb.ColumnarRecords(ids=["a", "b"], columns=[pb.Column(field="country", values=["DE"])])
     with pytest.raises(grpc.RpcError) as raised:
