@@ -51,10 +51,10 @@ class RunSummary:
         n = max(self.records, 1)
         lines = [f"scored {self.records} records ({self.out_of_icp} out of ICP)"]
         lines.append("\nqualified, by best profile and tier:")
-        lines += [f"  {p:<28} {t:<3} {c:>9}  {100 * c / n:5.1f}%" for (p, t, q), c in sorted(self.tiers.items()) if q]
+        lines += [f"  {p:<28} {t:<3} {c:>9}  {100 * c / n:5.1f}%" for (p, t, ok), c in sorted(self.tiers.items()) if ok]
         closest: Counter[str] = Counter()
-        for (p, _, q), c in self.tiers.items():
-            if not q:
+        for (p, _, ok), c in self.tiers.items():
+            if not ok:
                 closest[p] += c
         if closest:
             lines.append("\nout of ICP, by closest profile:")

@@ -50,8 +50,8 @@ class ServerConfig:
     admin_token: str | None = None
     tls: TlsConfig | None = None
     grace_seconds: float = 10.0
-    drain_quiet_seconds: float = 0.25  # SIGTERM: stop once no call has been in flight this long
-    # Hot reload (server/watch.py) and the decision log (server/decisions.py).
+    # Hot reload (server/watch.py), draining on SIGTERM, and the decision log (server/decisions.py).
+    drain_quiet_seconds: float = 0.25  # SIGTERM: NOT_SERVING, then stop once no call was in flight this long
     watch: bool = True  # poll a profiles folder (not a bundle file) and reload after a change
     watch_poll_seconds: float = 0.25
     reload_debounce_seconds: float = 0.5  # reload once nothing has changed for this long
@@ -74,13 +74,26 @@ class App:
         for name in ("", SCORING_SERVICE):
             self.health.set(name, status)
 
-    def stop(self, grace: float) -> None:
-        """Health NOT_SERVING, then let in-flight calls finish within ``grace`` seconds."""
+    def stop(self, grace: float, quiet: float = 0.25) -> None:
+        """Health NOT_SERVING; keep taking calls until none has been in flight for ``quiet``
+        seconds (at most half the grace), then stop, letting in-flight calls finish within what is
+        left of ``grace``. gRPC cancels calls that reached the transport but were not yet picked up
+        when ``stop`` runs; under load that is many, so stopping at once would lose them."""
+        started = time.monotonic()
         self.set_serving(False)
-        self.server.stop(grace).wait()
+        if grace > 0:
+            self._quiesce(quiet, grace / 2)
+        self.server.stop(max(grace - (time.monotonic() - started), 0.0)).wait()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()
+
+    def _quiesce(self, quiet: float, limit: float) -> None:
+        started = busy = time.monotonic()
+        while (now := time.monotonic()) - busy < quiet and now - started < limit:
+            if self.metrics.registry.get_sample_value("icp_requests_in_flight"):
+                busy = now
+            time.sleep(0.01)
 
 
 def create_server(config: ServerConfig, registry: CollectorRegistry | None = None, decisions: DecisionSink | None = None) -> App:
@@ -164,17 +177,6 @@ def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
     return grpc.ssl_server_credentials(pair, root_certificates=tls.client_ca.read_bytes(), require_client_auth=True)
 
 
-def _quiesce(app: App, quiet: float, limit: float) -> None:
-    """Keep taking calls after NOT_SERVING until none has been in flight for ``quiet`` seconds (at
-    most ``limit``). gRPC cancels calls that reached the transport but that the Python server had
-    not yet picked up when ``stop`` runs; under load (handlers holding the GIL) that is many."""
-    started = busy = time.monotonic()
-    while (now := time.monotonic()) - busy < quiet and now - started < limit:
-        if app.metrics.registry.get_sample_value("icp_requests_in_flight"):
-            busy = now
-        time.sleep(0.01)
-
-
 def serve(config: ServerConfig) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the profiles."""
     app = create_server(config)
@@ -185,10 +187,7 @@ def serve(config: ServerConfig) -> int:
     )
 
     def drain() -> None:
-        started = time.monotonic()
-        app.set_serving(False)
-        _quiesce(app, config.drain_quiet_seconds, config.grace_seconds / 2)
-        app.stop(max(config.grace_seconds - (time.monotonic() - started), 0.0))
+        app.stop(config.grace_seconds, config.drain_quiet_seconds)
         done.set()
 
     def terminate(signum: int, _frame: Any) -> None:

@@ -27,6 +27,8 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from runtime.engine import Scored
 from runtime.finish import OUTCOME_NAMES
 from server.state import Serving
@@ -90,8 +92,7 @@ class DecisionLog:
         if self._closed:
             return
         when = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        lines = [json.dumps(entry, separators=(",", ":")) for entry in decisions(serving, ids, scored, rows, when, self.salt)]
-        self._write(lines)
+        self._write(decision_lines(serving, ids, scored, rows, when, self.salt))
 
     def _write(self, lines: list[str]) -> None:
         """Chunks of whole lines (one handler call each, so a file never splits a line)."""
@@ -115,32 +116,43 @@ class DecisionLog:
             self._handler.close()
 
 
-def decisions(
+def decision_lines(
     serving: Serving, ids: Sequence[str], scored: Scored, rows: Sequence[int], when: str, salt: bytes | None = None
-) -> list[dict[str, Any]]:
-    """The log entries for records ``rows`` of a scored batch (only the listed keys; no field values)."""
-    results = scored.results
+) -> list[str]:
+    """The JSON lines for records ``rows`` of a scored batch: only the listed keys, no field values.
+
+    Written by hand (the same text as ``json.dumps(entry, separators=(",", ":"))``) because the
+    log is on the request path: per record only the id is escaped; the rest is cached per batch.
+    """
+    results, kernel = scored.results, scored.results.kernel
     profiles = serving.bundle.meta["profiles"]
     items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
-    version = serving.bundle.version
-    entries = []
-    for i in rows:
-        p = int(results.kernel.best[i])
-        outcomes = results.reasons[i]
+    index = np.asarray(rows, dtype=np.intp)
+    columns = zip(
+        index.tolist(), kernel.best[index].tolist(), kernel.qualified[index].tolist(), results.score_tenths[index].tolist(),
+        results.tier[index].tolist(), results.action[index].tolist(), results.queue[index].tolist(),
+        results.escalate[index].tolist(), results.reasons[index].tolist(), strict=True,
+    )
+    head = f'{{"time":{json.dumps(when)},'
+    version = f'"version":{json.dumps(serving.bundle.version)},'
+    decided: dict[tuple[Any, ...], str] = {}  # (profile, qualified, tier, route) → its JSON
+    reasons: dict[tuple[int, tuple[int, ...]], str] = {}
+    lines = []
+    for i, p, qualified, tenths, tier, action, queue, escalate, outcomes in columns:
         record_id = ids[i]
-        entry: dict[str, Any] = {"time": when}
-        if salt is None:
-            entry["id"] = record_id
-        else:
-            entry["id_sha256"] = hash_id(salt, record_id)
-        entry.update(
-            version=version,
-            profile=profiles[p]["id"],
-            qualified=bool(results.kernel.qualified[i]),
-            score=int(results.score_tenths[i]) / 10,
-            tier=str(results.tier[i]),
-            route={"action": str(results.action[i]), "queue": results.queue[i] or "", "escalate": bool(results.escalate[i])},
-            reasons=";".join(f"{cid}={OUTCOME_NAMES[int(o)]}" for cid, o in zip(items[p], outcomes, strict=False)),
-        )
-        entries.append(entry)
-    return entries
+        who = f'"id":{json.dumps(record_id)},' if salt is None else f'"id_sha256":"{hash_id(salt, record_id)}",'
+        key = (p, qualified, tier, action, queue, escalate)
+        decision = decided.get(key)
+        if decision is None:
+            route = {"action": str(action), "queue": queue or "", "escalate": bool(escalate)}
+            decision = decided[key] = (
+                f'"profile":{json.dumps(profiles[p]["id"])},"qualified":{json.dumps(bool(qualified))},'
+                f'"score":%s,"tier":{json.dumps(str(tier))},"route":{json.dumps(route, separators=(",", ":"))},'
+            )
+        outcome_key = (p, tuple(outcomes))
+        because = reasons.get(outcome_key)
+        if because is None:
+            text = ";".join(f"{cid}={OUTCOME_NAMES[o]}" for cid, o in zip(items[p], outcomes, strict=False))
+            because = reasons[outcome_key] = f'"reasons":{json.dumps(text)}}}'
+        lines.append(head + who + version + decision % repr(tenths / 10) + because)
+    return lines

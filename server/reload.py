@@ -75,6 +75,10 @@ class Reloader:
                 self.metrics.reloads.labels("failed").inc()
                 log.warning("reload of %s failed; still serving %s:\n%s", self.source, current, error)
                 return ReloadOutcome(False, current, str(error))
+            except Exception as error:  # e.g. a file removed mid-read: still a failed reload, never a crash
+                self.metrics.reloads.labels("failed").inc()
+                log.exception("reload of %s failed unexpectedly; still serving %s", self.source, current)
+                return ReloadOutcome(False, current, f"unexpected error: {error}")
             if serving.bundle.version == current:
                 self.metrics.reloads.labels("unchanged").inc()
                 return ReloadOutcome(True, current, "")

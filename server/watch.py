@@ -55,7 +55,7 @@ class FolderWatcher:
         self.poll_seconds, self.debounce_seconds = poll_seconds, debounce_seconds
         self._stop = threading.Event()
         self._seen = snapshot(folder)  # the baseline: taken before the first activation reads the folder
-        self._thread = threading.Thread(target=self._run, name="icp-profile-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"icp-profile-watcher:{folder}", daemon=True)
 
     def start(self) -> FolderWatcher:
         self._thread.start()

@@ -20,7 +20,7 @@ HASHED_KEYS = KEYS - {"id"} | {"id_sha256"}
 ROUTE_KEYS = {"action", "queue", "escalate"}
 # Field values nobody else uses: none of them may reach the log.
 VALUES = {
-    "industry": "Zyxcorp Widgetry", "country": "Germany", "region": "DACH", "state": "Bavaria", "funding_stage": "Series B",
+    "industry": "Zyxcorp Widgetry", "country": "Germany", "region": "Western Europe", "state": "Bavaria", "funding_stage": "Series B",
     "tech_stack": ["salesforce", "tool-qwerty-77"], "use_cases": ["inbound routing"], "pain_points": ["pain-asdf-12"],
     "buying_triggers": ["rfp-open"], "employees": "1001 - 5000", "revenue": "$450M", "founded_year": "1937",
 }
@@ -54,7 +54,10 @@ def test_one_line_per_scored_record_with_only_the_decision(tmp_path: Path) -> No
     try:
         records = [record(f"acct-{i}") for i in range(3)]
         records.append(record("acct-out", country="Russia", employees="20"))
-        records.append(record("acct-bad", employees="5O-200"))  # unreadable: an error entry, not a decision
+        records.append(record("acct-unreadable", employees="5O-200"))  # read as missing, scored, logged
+        bad = record("acct-bad")
+        bad.categories["no_such_field"] = "x"  # malformed: an error entry, not a decision
+        records.append(bad)
         response = score(app, records)
         with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             one = pb_grpc.ScoringStub(channel).Score(pb.ScoreRequest(record=record("acct-unary")), timeout=5).result
@@ -62,7 +65,7 @@ def test_one_line_per_scored_record_with_only_the_decision(tmp_path: Path) -> No
         app.stop(0)
     text = path.read_text()
     entries = read_lines(path)
-    assert [e["id"] for e in entries] == ["acct-0", "acct-1", "acct-2", "acct-out", "acct-unary"]
+    assert [e["id"] for e in entries] == ["acct-0", "acct-1", "acct-2", "acct-out", "acct-unreadable", "acct-unary"]
     by_id = {r.id: r for r in [*response.results, one]}
     for entry in entries:
         assert set(entry) == KEYS
@@ -81,7 +84,8 @@ def test_one_line_per_scored_record_with_only_the_decision(tmp_path: Path) -> No
         for item in value if isinstance(value, list) else [value]:
             for spelling in {item, item.lower(), item.lower().replace(" ", "-"), item.replace(" ", "")}:
                 assert spelling not in text, spelling
-    for bad in ("5O-200", "russia", "acct-bad"):
+    assert response.results[-1].errors
+    for bad in ("5O-200", "5o-200", "russia", "acct-bad", "no_such_field"):
         assert bad not in text.lower()
 
 
@@ -121,6 +125,8 @@ def test_rotates_at_the_size_limit(tmp_path: Path) -> None:
     for f in reversed(files):  # oldest first
         data = f.read_bytes()
         assert 0 < len(data) <= max_bytes
+        if f != path:  # a rotated file was filled up to the limit, less at most one write
+            assert len(data) > max_bytes * 0.7
         assert data.endswith(b"\n")  # a rotation never splits a line
         ids += [e["id"] for e in read_lines(f)]
     assert ids[-1] == "b7-r9"

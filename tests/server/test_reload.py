@@ -25,6 +25,7 @@ from compiler import compile_profiles
 from compiler.schema import DEFAULT_PROFILES_DIR
 from server.api import pb, pb_grpc
 from server.app import App
+from server.watch import FolderWatcher
 from tests.server.conftest import start
 
 PROBE = """\
@@ -193,6 +194,8 @@ def test_watcher_reloads_under_load_without_failed_calls(folder: Folder, caplog:
         assert len(runtime.kernels.score_records.signatures) == signatures == 1
     finally:
         app.stop(0)
+    name = f"icp-profile-watcher:{folder.path}"
+    wait_for(lambda: all(t.name != name for t in threading.enumerate()), "the watcher to stop with the server", timeout=3)
 
     assert client.failures == []
     assert client.mixed == []
@@ -257,3 +260,43 @@ def test_admin_reload_with_a_token(folder: Folder, admin_app: App) -> None:
         assert (result.bundle_version, result.score) == (changed, expected_score(30))
         assert reloads(admin_app, "failed") == 1
         assert reloads(admin_app, "activated") == 1
+
+
+def test_watcher_debounces_a_burst_and_watches_nested_yaml_only(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    (folder / "taxonomies").mkdir(parents=True)
+    (folder / "a.yaml").write_text("x")
+    calls: list[float] = []
+    watcher = FolderWatcher(folder, lambda: calls.append(time.monotonic()), poll_seconds=0.02, debounce_seconds=0.2).start()
+    try:
+        for i in range(8):  # a burst (an editor saving, a git checkout): one reload after it
+            (folder / "a.yaml").write_text("x" * (i + 2))
+            time.sleep(0.03)
+        last = time.monotonic()
+        wait_for(lambda: bool(calls), "a reload")
+        assert calls[0] - last >= 0.15
+        (folder / "notes.md").write_text("not a profile")
+        (folder / ".a.yaml.swp").write_text("editor swap file")
+        time.sleep(0.35)
+        assert len(calls) == 1
+        (folder / "taxonomies" / "geo.yml").write_text("nested")
+        wait_for(lambda: len(calls) == 2, "a reload for a nested taxonomy file")
+        (folder / "a.yaml").unlink()
+        wait_for(lambda: len(calls) == 3, "a reload for a removed file")
+    finally:
+        watcher.stop(2)
+    assert not watcher.running
+
+
+def test_no_watch_keeps_the_bundle_until_asked(folder: Folder) -> None:
+    app = start(folder.path, watch=False, watch_poll_seconds=0.02, reload_debounce_seconds=0.05)
+    try:
+        before = app.holder.current.bundle.version
+        folder.write("valid", 40)
+        time.sleep(0.4)
+        assert app.holder.current.bundle.version == before
+        assert reloads(app, "activated") == reloads(app, "failed") == 0
+        assert app.reloader.reload().activated  # SIGHUP and Admin.Reload still work
+        assert app.holder.current.bundle.version == compile_profiles(folder.path).version != before
+    finally:
+        app.stop(0)

@@ -1,9 +1,11 @@
-"""Graceful shutdown of ``icp serve``: SIGTERM drains the calls in flight, turns health
+"""Graceful shutdown of ``icp serve`` (and SIGHUP reload): SIGTERM drains the calls in flight, turns health
 NOT_SERVING, and the process exits 0 within the grace period. Loopback only, bounded waits."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from compiler import compile_profiles
 from compiler.schema import DEFAULT_PROFILES_DIR
 from server.api import pb, pb_grpc
 
@@ -52,14 +55,17 @@ def health_status(channel: grpc.Channel) -> Any:
 @pytest.fixture
 def server(tmp_path: Path) -> Any:
     port = free_port()
+    profiles = shutil.copytree(DEFAULT_PROFILES_DIR, tmp_path / "profiles")
     log = (tmp_path / "serve.log").open("w+")
+    (tmp_path / "salt").write_text("shutdown-salt")
     process = subprocess.Popen(
-        [*ICP, "serve", "--profiles", str(DEFAULT_PROFILES_DIR), "--port", str(port),
-         "--metrics-port", "-1", "--no-watch", "--workers", "8", "--grace-seconds", str(GRACE_SECONDS)],
+        [*ICP, "serve", "--profiles", str(profiles), "--port", str(port),
+         "--metrics-port", "-1", "--no-watch", "--workers", "8", "--grace-seconds", str(GRACE_SECONDS),
+         "--decision-log", str(tmp_path / "decisions.jsonl"), "--decision-log-hash-salt-file", str(tmp_path / "salt")],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        yield process, port, log
+        yield process, port, log, tmp_path / "decisions.jsonl", profiles
     finally:
         if process.poll() is None:
             process.kill()
@@ -68,7 +74,7 @@ def server(tmp_path: Path) -> Any:
 
 
 def test_sigterm_drains_in_flight_calls_and_exits_zero(server: Any) -> None:
-    process, port, log = server
+    process, port, log, decisions, profiles = server
     requests = [batch(call) for call in range(CALLS)]
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         deadline = time.monotonic() + 30
@@ -83,6 +89,18 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(server: Any) -> None:
             time.sleep(0.05)
 
         stub = pb_grpc.ScoringStub(channel)
+        # SIGHUP reloads the folder (the watcher is off here).
+        before = stub.DescribeBundle(pb.DescribeBundleRequest(), timeout=5).version
+        saas = profiles / "enterprise-saas.yaml"
+        saas.write_text(saas.read_text().replace("name: Enterprise SaaS", "name: Enterprise SaaS (reviewed)"))
+        changed = compile_profiles(profiles).version
+        assert changed != before
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while stub.DescribeBundle(pb.DescribeBundleRequest(), timeout=5).version != changed:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the profiles"
+            time.sleep(0.05)
+
         calls = [stub.ScoreBatch.future(request, timeout=60) for request in requests]
         time.sleep(0.3)  # let them reach the server
         in_flight = sum(not call.done() for call in calls)
@@ -118,6 +136,12 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(server: Any) -> None:
     assert exited < GRACE_SECONDS, output
     assert turned
     assert in_flight > 0, "every call finished before SIGTERM; the test proved nothing"
-    assert "draining" in output and "stopped" in output
+    assert "draining" in output and "stopped" in output and "activated bundle" in output
     assert SECRET not in output  # logs hold versions and counts, never record values
     assert "salesforce" not in output
+    # The decision log (wired from the CLI flags) was flushed and closed: one hashed line per record.
+    lines = decisions.read_text().splitlines()
+    assert len(lines) == CALLS * RECORDS
+    first = json.loads(lines[0])
+    assert "id" not in first and len(first["id_sha256"]) == 64
+    assert SECRET not in lines[0] and SECRET not in lines[-1]
