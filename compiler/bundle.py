@@ -27,7 +27,7 @@ from compiler.spec import BundleSpec, Condition, RouteRule
 from compiler.tables import TableLayout, Tables
 from compiler.vocab import Vocab
 
-FORMAT = "icp-bundle/1"
+FORMAT = "icp-bundle/2"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

@@ -60,6 +60,9 @@ class Tables(NamedTuple):
     prof_crit_end: np.ndarray  # int32[P]
     prof_excl_end: np.ndarray  # int32[P]
     prof_positive: np.ndarray  # int64[P]
+    rows_category: np.ndarray  # int32: the category rows, so the kernel evaluates each kind in its own loop
+    rows_number: np.ndarray  # int32
+    rows_set: np.ndarray  # int32
 
 
 @dataclass(frozen=True)
@@ -210,4 +213,7 @@ class _Builder:
             prof_crit_end=ends,
             prof_excl_end=excl_ends,
             prof_positive=positive,
+            rows_category=np.flatnonzero(arrays["crit_kind"] == KIND_CATEGORY).astype(np.int32),
+            rows_number=np.flatnonzero(arrays["crit_kind"] == KIND_NUMBER).astype(np.int32),
+            rows_set=np.flatnonzero(arrays["crit_kind"] == KIND_SET).astype(np.int32),
         )

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from compiler.tables import KIND_CATEGORY, KIND_SET, Tables
+from compiler.tables import Tables
 
 FAILS, HOLDS, UNKNOWN = 0, 1, 2
 NO_PROFILE = -1
@@ -65,8 +65,9 @@ def score_records(
         route_outcomes  int8[n, R]   outcomes of every routing condition
         all_earned, all_known, all_qualified: [n, P] per-profile values, or shape (0, 0) to skip
     Profiles are in ranking order (priority desc, id), so on equal scores the lower index wins.
-    Every row is evaluated once per record into a scratch buffer; the tables are unpacked into
-    locals first because attribute access on a tuple argument costs a reference count each time.
+    Every row is evaluated once per record into a scratch buffer (number and set rows cannot be
+    negated: ``not_in`` is a category operator); the tables are unpacked into locals first because
+    attribute access on a tuple argument costs a reference count each time.
     """
     crit_kind, crit_field, crit_negate = t.crit_kind, t.crit_field, t.crit_negate
     crit_ref, crit_words = t.crit_ref, t.crit_words
@@ -76,6 +77,7 @@ def score_records(
     item_word_start, mask_words = t.item_word_start, t.mask_words
     set_word_start, set_words = t.set_word_start, t.set_words
     prof_start, prof_end, prof_excl_end, prof_positive = t.prof_crit_start, t.prof_crit_end, t.prof_excl_end, t.prof_positive
+    rows_category, rows_number, rows_set = t.rows_category, t.rows_number, t.rows_set
     cat_codes, num_lo, num_hi, set_bits, set_present = c.cat_codes, c.num_lo, c.num_hi, c.set_bits, c.set_present
 
     n_rows = crit_kind.shape[0]
@@ -85,46 +87,50 @@ def score_records(
     outcome = np.empty(n_rows, np.int8)
     one = np.uint64(1)
     for i in range(cat_codes.shape[0]):
-        # -- every row's outcome for record i --------------------------------------------
-        for k in range(n_rows):
-            kind, field = crit_kind[k], crit_field[k]
+        # -- every row's outcome for record i, one loop per kind (fewer mispredicted branches) --
+        for j in range(rows_category.shape[0]):
+            k = rows_category[j]
+            code = cat_codes[i, crit_field[k]]
             result = FAILS
-            if kind == KIND_CATEGORY:
-                code = cat_codes[i, field]
-                if code < 0:
-                    result = UNKNOWN
-                elif (code >> 6) < crit_words[k]:
-                    bit = np.uint64(code & 63)
-                    if (mask_words[crit_ref[k] + (code >> 6)] >> bit) & one:
-                        result = HOLDS
-                    elif (mask_words[crit_ref[k] + crit_words[k] + (code >> 6)] >> bit) & one:
-                        result = UNKNOWN
-            elif kind == KIND_SET:
-                if set_present[i, field] == 0:
-                    result = UNKNOWN
-                else:
-                    base, n_words = set_word_start[field], set_words[field]
-                    touched = 0
-                    for item in range(crit_ref[k], crit_ref[k] + crit_words[k]):
-                        start = item_word_start[item]
-                        for w in range(n_words):
-                            if set_bits[i, base + w] & mask_words[start + w]:
-                                touched += 1
-                                break
-                    if count_lo[k] <= touched <= count_hi[k]:
-                        result = HOLDS
-            else:
-                lo, hi = num_lo[i, field], num_hi[i, field]
-                if np.isnan(lo) or np.isnan(hi):
-                    result = UNKNOWN
-                elif lo >= crit_lo[k] and hi <= crit_hi[k]:
+            if code < 0:
+                result = UNKNOWN
+            elif (code >> 6) < crit_words[k]:
+                bit = np.uint64(code & 63)
+                if (mask_words[crit_ref[k] + (code >> 6)] >> bit) & one:
                     result = HOLDS
-                elif not (hi < crit_lo[k] or lo > crit_hi[k]):
-                    partial = crit_partial[k]
-                    result = UNKNOWN if partial == 0 else (HOLDS if partial == 1 else FAILS)
+                elif (mask_words[crit_ref[k] + crit_words[k] + (code >> 6)] >> bit) & one:
+                    result = UNKNOWN
             if crit_negate[k] and result != UNKNOWN:
                 result = HOLDS - result
             outcome[k] = result
+        for j in range(rows_number.shape[0]):
+            k = rows_number[j]
+            lo, hi = num_lo[i, crit_field[k]], num_hi[i, crit_field[k]]
+            if lo != lo or hi != hi:  # NaN: missing
+                result = UNKNOWN
+            elif lo >= crit_lo[k] and hi <= crit_hi[k]:
+                result = HOLDS
+            elif hi < crit_lo[k] or lo > crit_hi[k]:
+                result = FAILS
+            else:
+                partial = crit_partial[k]
+                result = UNKNOWN if partial == 0 else (HOLDS if partial == 1 else FAILS)
+            outcome[k] = result
+        for j in range(rows_set.shape[0]):
+            k = rows_set[j]
+            field = crit_field[k]
+            if set_present[i, field] == 0:
+                outcome[k] = UNKNOWN
+                continue
+            base, n_words = set_word_start[field], set_words[field]
+            touched = 0
+            for item in range(crit_ref[k], crit_ref[k] + crit_words[k]):
+                start = item_word_start[item]
+                for w in range(n_words):
+                    if set_bits[i, base + w] & mask_words[start + w]:
+                        touched += 1
+                        break
+            outcome[k] = HOLDS if count_lo[k] <= touched <= count_hi[k] else FAILS
         # -- points, coverage and qualification per profile; keep the best -----------------
         chosen, chosen_earned, chosen_known, chosen_qualified = NO_PROFILE, 0, 0, False
         for p in range(n_profiles):
