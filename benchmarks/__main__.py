@@ -13,6 +13,7 @@ import sys
 
 BENCHMARKS = {
     "kernel": "benchmarks.kernel",
+    "served": "benchmarks.served",
 }
 
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from cli.records import InputError, parse_key_values, read_chunks, read_mapping, read_record
+from cli.records import CHUNK_ROWS, ColumnMapping, InputError, parse_key_values, read_chunks, read_mapping, read_record
 from cli.report import RunSummary
+from cli.review_commands import add_review_commands as _review_commands
 from compiler.bundle import Bundle, BundleFileError, save_bundle
 from compiler.diagnostics import CompileError
 from compiler.pipeline import open_bundle
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--decision-log-backups", type=int, default=5, help="rotated decision log files to keep")
     serve.add_argument("--decision-log-hash-salt-file", type=Path, help="log a salted SHA-256 of each record id instead of the id")
     serve.set_defaults(run=_serve)
+    _review_commands(commands)
     return parser
 
 
@@ -127,6 +129,10 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    if args.record_json and args.pairs:
+        raise InputError("give the record either as --json or as field=value pairs, not both")
+    if not args.record_json and not args.pairs:
+        raise InputError("give a record: field=value pairs (icp explain industry=software country=DE) or --json '{...}'")
     record = dict(read_record(args.record_json)) if args.record_json else parse_key_values(args.pairs)
     bundle = open_bundle(args.profiles)
     unknown = sorted(set(record) - {f["name"] for f in bundle.meta["fields"]} - {"id"})
@@ -134,7 +140,11 @@ def _explain(args: argparse.Namespace) -> int:
         raise InputError(f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(f['name'] for f in bundle.meta['fields'])}")
     scored = Scorer(bundle).score([record], per_profile=True)
     answer = scored.results.answer(0, explain=True, per_profile=True)
-    answer["problems"] = [{"field": p.field, "message": p.message} for p in scored.encoded.problems]
+    answer["problems"] = [{"field": p.field, "message": p.message} for p in scored.encoded.problems] + [
+        {"field": name, "message": f"cannot read {raw!r}"}
+        for name, quality in scored.encoded.quality.items()
+        for raw in quality.unreadable_values
+    ]
     if args.format == "json":
         print(json.dumps(answer, indent=2))
     else:
@@ -223,6 +233,7 @@ def _score(args: argparse.Namespace) -> int:
         for rows in chunks:
             scored = scorer.score(mapping.to_records(rows))
             _tally(summary, scored.results, scored.encoded.quality, len(scored.encoded.problems), bundle)
+            _warn_wrong_shapes(scored.encoded.problems, rows, mapping, summary.records - len(rows))
             writer.write(rows, _output_columns(scored.results, bundle))
             if not args.quiet and sys.stderr.isatty():
                 rate = summary.records / max(time.perf_counter() - started, 1e-9)
@@ -235,6 +246,17 @@ def _score(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary.as_dict(set(mapping.columns)), indent=2))
     return 0
+
+
+_WRONG_SHAPE_WARNINGS = 5
+
+
+def _warn_wrong_shapes(problems: list[Any], rows: list[dict[str, Any]], mapping: ColumnMapping, offset: int) -> None:
+    """Name the first few wrong-shaped values by record (1-based row, and id if mapped) and field."""
+    for problem in problems[:_WRONG_SHAPE_WARNINGS] if offset < 10 * CHUNK_ROWS else ():
+        row = rows[problem.record]
+        who = f"record {offset + problem.record + 1}" + (f" (id {row.get(mapping.id_column)})" if mapping.id_column else "")
+        print(f"warning: {who}, field '{problem.field}': {problem.message}; read as missing", file=sys.stderr)
 
 
 def _tally(summary: RunSummary, results: Results, quality: Any, problems: int, bundle: Bundle) -> None:
@@ -267,6 +289,12 @@ def _output_columns(results: Results, bundle: Bundle) -> list[list[Any]]:
     return rows
 
 
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+
+
 class _Writer:
     """Writes input rows plus the icp_* columns as CSV, JSON Lines or Parquet."""
 
@@ -295,13 +323,20 @@ class _Writer:
             self._write_parquet(rows, extra)
 
     def _write_parquet(self, rows: list[dict[str, Any]], extra: list[list[Any]]) -> None:
+        """Input columns as text (their values differ in type from row to row in CSV and JSON
+        Lines), the icp_* columns typed; one schema for the whole file."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist([{**{c: row.get(c) for c in self.header}, **dict(zip(OUTPUT_COLUMNS, values, strict=True))} for row, values in zip(rows, extra, strict=True)])
         if self.parquet is None:
-            self.parquet = pq.ParquetWriter(self.path, table.schema)
-        self.parquet.write_table(table.cast(self.parquet.schema))
+            types = {"icp_qualified": pa.bool_(), "icp_score": pa.float64(), "icp_coverage": pa.float64(), "icp_escalate": pa.bool_()}
+            fields = [pa.field(c, pa.string()) for c in self.header]
+            fields += [pa.field(c, types.get(c, pa.string())) for c in OUTPUT_COLUMNS]
+            self.parquet = pq.ParquetWriter(self.path, pa.schema(fields))
+        columns: dict[str, list[Any]] = {c: [_text_or_none(row.get(c)) for row in rows] for c in self.header}
+        for position, name in enumerate(OUTPUT_COLUMNS):
+            columns[name] = [values[position] for values in extra]
+        self.parquet.write_table(pa.table(columns, schema=self.parquet.schema))
 
     def __exit__(self, *exc: object) -> None:
         if self.handle is not None:

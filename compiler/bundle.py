@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,11 +179,12 @@ def load_bundle(path: Path) -> Bundle:
                 name: np.load(io.BytesIO(archive.read(f"tables/{name}.npy")), allow_pickle=False)
                 for name in Tables._fields
             }
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise BundleFileError(f"{path}: not a readable icp bundle ({error})") from error
-    meta = header.get("meta", {})
-    if meta.get("format") != FORMAT:
-        raise BundleFileError(f"{path}: bundle format {meta.get('format')!r}, this version reads {FORMAT!r}")
+    meta = header.get("meta") if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise BundleFileError(f"{path}: bundle format {found!r}, this version reads {FORMAT!r}; recompile with icp compile")
     tables = Tables(**arrays)
     version = content_version(meta, tables)
     if version != header.get("version"):

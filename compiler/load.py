@@ -16,13 +16,16 @@ import yaml
 
 from compiler.diagnostics import Diagnostic, Diagnostics, Location, Path
 
+MAX_DEPTH = 40  # far deeper than any profile; stops runaway nesting and self-referring aliases
+SCALAR_TYPES = (str, int, float, bool, type(None))
+
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose booleans are only true/false."""
+    """SafeLoader whose booleans are only true/false and which leaves dates as text."""
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -64,24 +67,53 @@ def display_path(file: FilePath, profiles_dir: FilePath) -> str:
     return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
 
 
+class _Refused(Exception):
+    """A node the loader will not turn into data, with where and why."""
+
+    def __init__(self, message: str, node: yaml.Node):
+        super().__init__(message)
+        self.message, self.node = message, node
+
+
 def load_document(file: FilePath, display_name: str, diagnostics: Diagnostics) -> Document | None:
-    """Parse one YAML file; on a syntax error report it and return ``None``."""
-    text = file.read_text(encoding="utf-8")
-    lines = tuple(text.splitlines())
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    """Parse one YAML file; on any problem report it (never raise) and return ``None``."""
+    lines: tuple[str, ...] = ()
+
+    def refuse(code: str, message: str, line: int = 1, column: int = 1) -> None:
         source = lines[line - 1] if 0 < line <= len(lines) else ""
-        diagnostics.add(
-            Diagnostic("yaml_error", str(error.problem), Location(display_name, line, column, 1, source))
-        )
+        diagnostics.add(Diagnostic(code, message, Location(display_name, line, column, 1, source)))
+
+    try:
+        raw = file.read_bytes()
+    except OSError as error:
+        refuse("missing_file", f"cannot read the file: {error.strerror or error}")
         return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        refuse("yaml_error", f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save the file as UTF-8", line, column)
+        return None
+    lines = tuple(text.splitlines())
     marks: dict[Path, tuple[int, int, int]] = {}
     key_marks: dict[Path, tuple[int, int, int]] = {}
-    constructor = _Loader(text)
-    data = _convert(node, (), (marks, key_marks), constructor, display_name, lines, diagnostics) if node else None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        constructor = _Loader(text)
+        data = _convert(node, (), (marks, key_marks), constructor, display_name, lines, diagnostics) if node else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        refuse("yaml_error", str(error.problem or error.context or "not valid YAML"), line, column)
+        return None
+    except yaml.YAMLError as error:
+        refuse("yaml_error", str(error).splitlines()[0] if str(error) else "not valid YAML")
+        return None
+    except _Refused as error:
+        mark = error.node.start_mark
+        refuse("yaml_error", error.message, mark.line + 1, mark.column + 1)
+        return None
     return Document(display_name, data, marks, lines, key_marks)
 
 
@@ -95,12 +127,18 @@ def _convert(
     diagnostics: Diagnostics,
 ) -> Any:
     marks, key_marks = all_marks
+    if len(path) > MAX_DEPTH:
+        raise _Refused(f"nested more than {MAX_DEPTH} levels deep (or an alias refers to itself)", node)
     start, end = node.start_mark, node.end_mark
     length = end.index - start.index if end.line == start.line else len(lines[start.line]) - start.column
     marks[path] = (start.line + 1, start.column + 1, max(1, length))
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Refused("merge keys (<<) are not supported: write the keys out", key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused("a key must be plain text", key_node)
             key = str(constructor.construct_object(key_node))
             key_start = key_node.start_mark
             key_marks[(*path, key)] = (key_start.line + 1, key_start.column + 1, len(key))
@@ -121,4 +159,12 @@ def _convert(
             _convert(item, (*path, index), all_marks, constructor, file, lines, diagnostics)
             for index, item in enumerate(node.value)
         ]
-    return constructor.construct_object(node)
+    value = constructor.construct_object(node)
+    if not isinstance(value, SCALAR_TYPES):
+        raise _Refused(f"unsupported YAML value ({node.tag}); write plain text, numbers, true/false or lists", node)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused("the text holds an invalid Unicode escape (a lone surrogate)", node) from None
+    return value

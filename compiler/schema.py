@@ -86,8 +86,10 @@ def _build_schema(
     for file, document in documents:
         files.append(document.file)
         _check_keys(document, (), document.data, {"extends", "taxonomies", "fields", "actions", "description"}, diagnostics)
-        for name, ref in (document.data.get("taxonomies") or {}).items():
-            for relative in ref if isinstance(ref, list) else [ref]:
+        taxonomies_here = _mapping_at(document, ("taxonomies",), document.data.get("taxonomies"), diagnostics, "{geo: taxonomies/geo.yaml}")
+        for name, ref in taxonomies_here.items():
+            refs = _texts_at(document, ("taxonomies", name), ref, diagnostics) if isinstance(ref, list) else (str(ref),)
+            for relative in refs:
                 path = (file.parent / str(relative)).resolve()
                 if not path.is_file():
                     diagnostics.add(document.diagnostic("missing_file", ("taxonomies", name), f"no taxonomy file {relative}"))
@@ -96,11 +98,11 @@ def _build_schema(
                 if loaded is not None and _expect_mapping(loaded, diagnostics):
                     taxonomy_docs.setdefault(name, []).append(loaded)
                     files.append(loaded.file)
-        for name, spec in (document.data.get("fields") or {}).items():
+        for name, spec in _mapping_at(document, ("fields",), document.data.get("fields"), diagnostics, "{seats: {type: number}}").items():
             field_docs[name] = (document, spec)
-        for action in document.data.get("actions") or []:
-            if str(action) not in actions:
-                actions.append(str(action))
+        for action in _texts_at(document, ("actions",), document.data.get("actions"), diagnostics):
+            if action not in actions:
+                actions.append(action)
     taxonomies = {name: _build_taxonomy(name, docs, diagnostics) for name, docs in taxonomy_docs.items()}
     fields = {}
     for name, (document, spec) in field_docs.items():
@@ -110,6 +112,26 @@ def _build_schema(
     if diagnostics:
         return None
     return Schema(fields, tuple(actions), tuple(files))
+
+
+def _mapping_at(document: Document, path: tuple, value: Any, diagnostics: Diagnostics, example: str) -> dict[str, Any]:
+    """``value`` if it is a mapping (absent: empty); otherwise a wrong_type diagnostic and ``{}``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        diagnostics.add(document.diagnostic("wrong_type", path, f"expected a mapping such as {example}"))
+        return {}
+    return value
+
+
+def _texts_at(document: Document, path: tuple, value: Any, diagnostics: Diagnostics) -> tuple[str, ...]:
+    """A list of plain values as text; a single string is refused rather than split into letters."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or any(isinstance(v, (list, dict)) or v is None for v in value):
+        diagnostics.add(document.diagnostic("wrong_type", path, "expected a list of values, e.g. [a, b]"))
+        return ()
+    return tuple(str(v) for v in value)
 
 
 def _check_keys(document: Document, path: tuple, data: Mapping, allowed: set[str], diagnostics: Diagnostics) -> None:
@@ -150,13 +172,16 @@ def _build_field(
     parse = str(spec.get("parse", "number"))
     if parse not in PARSE_KINDS:
         diagnostics.add(document.diagnostic("bad_value", (*path, "parse"), f"parse must be one of {', '.join(PARSE_KINDS)}", closest(parse, PARSE_KINDS)))
+    misplaced = ["taxonomy", "values", "kinds"] if kind == "number" else ["parse"]
+    for key in (k for k in misplaced if k in spec):
+        diagnostics.add(document.diagnostic("bad_key", (*path, key), f"'{key}' does not apply to a {kind} field", at_key=True))
     return FieldSpec(
         name=name,
         type=kind,
         taxonomy=taxonomy,
-        kinds=tuple(str(k) for k in spec.get("kinds") or ()),
+        kinds=_texts_at(document, (*path, "kinds"), spec.get("kinds"), diagnostics),
         parse=parse,
-        columns=tuple(str(c) for c in spec.get("columns") or ()),
+        columns=_texts_at(document, (*path, "columns"), spec.get("columns"), diagnostics),
         description=str(spec.get("description", "")),
     )
 
@@ -191,8 +216,11 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
     where: dict[str, tuple[Document, tuple]] = {}
     before = len(diagnostics.items) + diagnostics.dropped
     for document, path, entry in entries:
-        if not isinstance(entry, dict) or entry.get("id") is None:
+        if not isinstance(entry, dict) or entry.get("id") is None or isinstance(entry.get("id"), (list, dict)):
             diagnostics.add(document.diagnostic("wrong_type", path, "expected a node such as {id: x, name: X}"))
+            continue
+        if any(isinstance(entry.get(k), (list, dict)) for k in ("name", "kind")):
+            diagnostics.add(document.diagnostic("wrong_type", path, "a node's name and kind are plain text"))
             continue
         _check_keys(document, path, entry, {"id", "name", "kind", "parents", "aliases"}, diagnostics)
         node_id = str(entry["id"])
@@ -200,8 +228,9 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
         where.setdefault(node_id, (document, path))
         node["name"] = str(entry.get("name", node["name"]))
         node["kind"] = str(entry.get("kind", node["kind"]))
-        node["parents"] += [str(p) for p in entry.get("parents") or [] if str(p) not in node["parents"]]
-        node["aliases"] += [str(a) for a in entry.get("aliases") or []]
+        parents = _texts_at(document, (*path, "parents"), entry.get("parents"), diagnostics)
+        node["parents"] += [p for p in parents if p not in node["parents"]]
+        node["aliases"] += list(_texts_at(document, (*path, "aliases"), entry.get("aliases"), diagnostics))
     for node_id, node in merged.items():
         for position, parent in enumerate(node["parents"]):
             if parent not in merged:
@@ -219,7 +248,7 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
         by_key = keys.setdefault(built.kind, {})
         for written in (built.id, built.name, *built.aliases):
             key = value_key(written)
-            if key is None and written == built.id:
+            if key is None and written == built.id and value_key(built.name) is not None:
                 continue  # an id such as Namibia's 'NA' that data uses as a placeholder; its name still resolves
             if key is None:
                 document, path = where[built.id]

@@ -40,6 +40,7 @@ OPS_BY_TYPE = {"category": CATEGORY_OPS, "set": SET_OPS, "number": NUMBER_OPS}
 RULE_KEYS = ("when", "action", "queue", "escalate", "escalate_if")
 EXPECT_KEYS = ("profile", "tier", "action", "queue", "escalate", "score", "qualified")
 ROUTE_BUILTINS = ("tier", "profile", "qualified")
+MAX_WEIGHT = 1_000_000  # keeps every sum of points far inside int64
 
 
 @dataclass
@@ -74,7 +75,7 @@ def validate_bundle(
     if routing is not None:
         context = _Context(routing, schema, diagnostics, open_values)
         if _mapping(context, (), routing.data, ("route", "description")) is not None:
-            global_route = _rules(context, ("route",), routing.data.get("route") or [], None, profiles)
+            global_route = _rules(context, ("route",), _listed(routing.data, "route"), None, profiles)
     if not profile_documents:
         diagnostics.add(_no_profiles())
     if diagnostics:
@@ -124,16 +125,17 @@ def _profile(context: _Context) -> ProfileSpec | None:
             "give at least one criterion a weight such as 'weight: 10'",
         )
     tiers = _tiers(context, data.get("tiers"))
-    examples = _examples(context, data.get("examples") or [])
+    examples = _examples(context, _listed(data, "examples"), tiers)
     spec_so_far = ProfileSpec(profile_id or "", "", "", "", priority, criteria, exclusions, tiers, (), (), context.document.file)
-    route = _rules(context, ("route",), data.get("route") or [], spec_so_far, [])
+    route = _rules(context, ("route",), _listed(data, "route"), spec_so_far, [])
+    texts = {key: _text(context, (key,), data.get(key)) for key in ("name", "owner", "description")}
     if len(context.diagnostics.items) + context.diagnostics.dropped > before or profile_id is None:
         return None
     return ProfileSpec(
         id=profile_id,
-        name=str(data.get("name", profile_id)),
-        owner=str(data.get("owner", "")),
-        description=str(data.get("description", "")),
+        name=texts["name"] or profile_id,
+        owner=texts["owner"] or "",
+        description=texts["description"] or "",
         priority=priority,
         criteria=criteria,
         exclusions=exclusions,
@@ -142,6 +144,12 @@ def _profile(context: _Context) -> ProfileSpec | None:
         examples=examples,
         file=context.document.file,
     )
+
+
+def _listed(data: Mapping[str, Any], key: str) -> Any:
+    """A list-valued key: absent or null is an empty list; anything else is checked by the caller."""
+    value = data.get(key)
+    return [] if value is None else value
 
 
 def _text(context: _Context, path: tuple, value: Any, required: bool = False) -> str | None:
@@ -187,6 +195,9 @@ def _criterion(context: _Context, path: tuple, item: Any, exclusion: bool) -> Cr
     if isinstance(weight, bool) or not isinstance(weight, int):
         context.report("wrong_type", (*path, "weight"), f"weight must be whole points, found {weight!r}", "weights are integers, e.g. 'weight: 10'")
         return None
+    if abs(weight) > MAX_WEIGHT:
+        context.report("bad_value", (*path, "weight"), f"a weight is at most {MAX_WEIGHT:,} points either way, found {weight:,}")
+        return None
     required = data.get("required", False)
     if not isinstance(required, bool):
         context.report("wrong_type", (*path, "required"), f"required must be true or false, found {required!r}")
@@ -229,6 +240,9 @@ def _condition(context: _Context, path: tuple, field_name: Any, data: Mapping[st
         return None
     if field.type == "number":
         return _number_condition(context, path, field, data, ops)
+    if "partial" in data:
+        context.report("bad_key", (*path, "partial"), "'partial' applies to number criteria only", at_key=True)
+        return None
     if len(ops) != 1:
         context.report("missing_operator" if not ops else "bad_key", path, f"say exactly one of {', '.join(allowed)} for field '{field.name}'")
         return None
@@ -276,7 +290,7 @@ def _values(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> tuple
     if not isinstance(raw, list):
         context.report("wrong_type", path, f"expected a list of values, found {_type_name(raw)}")
         return None
-    if field.type == "set" and not raw:
+    if not raw:
         context.report("empty_list", path, "the list of values is empty")
         return None
     values: list[str] = []
@@ -352,6 +366,9 @@ def _bound(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> Number
         reason = getattr(value, "reason", "missing")
         context.report("bad_value", path, f"cannot read {raw!r} as a {field.name} bound: {reason}")
         return None
+    if value.lo != value.hi:
+        context.report("bad_value", path, f"a bound is one number, found the range {raw!r}", "use between: [low, high]")
+        return None
     return value
 
 
@@ -415,10 +432,13 @@ def _rule(
             closest(str(action), context.schema.actions) if action is not None else f"one of {', '.join(context.schema.actions)}",
         )
         return None
-    when = data.get("when") or {}
+    when = {} if data.get("when") is None else data["when"]
     if _mapping(context, (*path, "when"), when, ROUTE_BUILTINS + tuple(context.schema.fields)) is None:
         return None
     tiers = _names(context, (*path, "when", "tier"), when.get("tier"))
+    if when.get("tier") == []:
+        context.report("unreachable_rule", (*path, "when", "tier"), "an empty list of tiers never matches")
+        return None
     known_tiers = {name for name, _ in profile.tiers} if profile else {name for p in profiles for name, _ in p.tiers} | {"A", "B", "C", "D"}
     for position, tier in enumerate(tiers or ()):
         if tier not in known_tiers:
@@ -457,9 +477,13 @@ def _rule(
 
 
 def _names(context: _Context, path: tuple, raw: Any) -> tuple[str, ...] | None:
+    """Tier or profile names in a routing condition (one or a list); ``None`` when absent."""
     if raw is None:
         return None
     items = raw if isinstance(raw, list) else [raw]
+    if any(isinstance(item, (list, dict)) or item is None for item in items):
+        context.report("wrong_type", path, "expected a name or a list of names")
+        return ()
     return tuple(str(item) for item in items)
 
 
@@ -508,7 +532,31 @@ class _ShiftedContext(_Context):
         super().report(code, self.prefix + relative, message, suggestion, at_key)
 
 
-def _examples(context: _Context, raw: Any) -> tuple[Example, ...]:
+def _check_expect(context: _Context, path: tuple, expect: Mapping[str, Any], tiers: tuple[tuple[str, int], ...]) -> bool:
+    """Expected values of the right kind; whether they are right is ``icp test``'s job."""
+    kinds: dict[str, tuple[type, ...]] = {
+        "profile": (str,), "tier": (str,), "action": (str,), "queue": (str, type(None)),
+        "escalate": (bool,), "qualified": (bool,), "score": (int, float),
+    }
+    ok = True
+    for key, value in expect.items():
+        wanted = kinds.get(key)
+        if wanted is None:
+            continue
+        bad_score = key == "score" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100)
+        if not isinstance(value, wanted) or bad_score:
+            context.report("wrong_type", (*path, key), f"expected {'a score from 0 to 100' if key == 'score' else 'true or false' if wanted == (bool,) else 'text'}, found {value!r}")
+            ok = False
+        elif key == "action" and value not in context.schema.actions:
+            context.report("unknown_value", (*path, key), f"unknown action '{value}'", closest(str(value), context.schema.actions))
+            ok = False
+        elif key == "tier" and expect.get("profile") in (None, context.document.data.get("id")) and value not in {t for t, _ in tiers}:
+            context.report("unknown_value", (*path, key), f"this profile has no tier '{value}'", closest(str(value), [t for t, _ in tiers]))
+            ok = False
+    return ok
+
+
+def _examples(context: _Context, raw: Any, tiers: tuple[tuple[str, int], ...]) -> tuple[Example, ...]:
     if not isinstance(raw, list):
         context.report("wrong_type", ("examples",), f"expected a list of examples, found {_type_name(raw)}")
         return ()
@@ -523,6 +571,11 @@ def _examples(context: _Context, raw: Any) -> tuple[Example, ...]:
         if not isinstance(record, dict) or expect is None:
             if not isinstance(record, dict):
                 context.report("wrong_type", (*path, "record"), "an example needs 'record:' (a mapping of field to value)")
+            continue
+        if not expect:
+            context.report("missing_key", (*path, "expect"), "say what the example should give, e.g. {profile: x, tier: A}")
+            continue
+        if not _check_expect(context, (*path, "expect"), expect, tiers):
             continue
         for field in record:
             if field not in context.schema.fields and field != "id":

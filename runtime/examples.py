@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.bundle import Bundle
+from compiler.values import Unreadable, parse_number
 from runtime.engine import Scorer
 
 EXPECTABLE = ("profile", "qualified", "tier", "action", "queue", "escalate", "score")
@@ -30,6 +31,17 @@ class ExampleFailure:
         return "\n".join(lines)
 
 
+def _unreadable_numbers(bundle: Bundle, record: dict[str, Any]) -> list[tuple[str, str]]:
+    """An example whose record cannot be read tests nothing: say so instead of scoring it as missing."""
+    found = []
+    for field in bundle.meta["fields"]:
+        if field["type"] == "number" and field["name"] in record:
+            value = parse_number(record[field["name"]], field["parse"])
+            if isinstance(value, Unreadable):
+                found.append((field["name"], f"cannot read {value.raw!r}: {value.reason}"))
+    return found
+
+
 def run_examples(bundle: Bundle) -> tuple[int, list[ExampleFailure]]:
     """Score every example record; return how many ran and the ones that differ."""
     cases = [(p["id"], example) for p in bundle.meta["profiles"] for example in p["examples"]]
@@ -47,6 +59,8 @@ def run_examples(bundle: Bundle) -> tuple[int, list[ExampleFailure]]:
         }
         for problem in problems:
             differences[f"record.{problem.field}"] = ("a valid value", problem.message)
+        for name, reason in _unreadable_numbers(bundle, example["record"]):
+            differences[f"record.{name}"] = ("a readable value", reason)
         if differences:
             failures.append(ExampleFailure(profile_id, example["origin"], differences, answer))
     return len(cases), failures

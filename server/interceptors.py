@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -60,37 +61,34 @@ class ServiceInterceptor(grpc.ServerInterceptor):
 
     def _unary(self, behaviour: Callable[[Any, Any], Any], service: str, method: str) -> Callable[[Any, Any], Any]:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            started, failed = time.perf_counter(), False
-            self.metrics.in_flight.inc()
-            try:
+            with self._observed(service, method, context):
                 return behaviour(request, context)
-            except ServiceError as error:
-                _abort(context, error)
-            except Exception:
-                failed = True
-                log.exception("unexpected error in %s", method)
-                raise
-            finally:
-                self._done(service, method, context, failed, started)
+            return None  # not reached: an error aborts the call
 
         return wrapped
 
     def _stream(self, behaviour: Callable[[Any, Any], Iterator[Any]], service: str, method: str) -> Callable[[Any, Any], Iterator[Any]]:
         def wrapped(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-            started, failed = time.perf_counter(), False
-            self.metrics.in_flight.inc()
-            try:
+            with self._observed(service, method, context):
                 yield from behaviour(requests, context)
-            except ServiceError as error:
-                _abort(context, error)
-            except Exception:
-                failed = True
-                log.exception("unexpected error in %s", method)
-                raise
-            finally:
-                self._done(service, method, context, failed, started)
 
         return wrapped
+
+    @contextmanager
+    def _observed(self, service: str, method: str, context: grpc.ServicerContext) -> Iterator[None]:
+        """Time and count one call; map a domain error to its status (abort raises)."""
+        started, failed = time.perf_counter(), False
+        self.metrics.in_flight.inc()
+        try:
+            yield
+        except ServiceError as error:
+            _abort(context, error)
+        except Exception:
+            failed = True
+            log.exception("unexpected error in %s", method)
+            raise
+        finally:
+            self._done(service, method, context, failed, started)
 
     def _done(self, service: str, method: str, context: grpc.ServicerContext, failed: bool, started: float) -> None:
         self.metrics.in_flight.dec()
