@@ -41,6 +41,9 @@ class RunSummary:
                     "unreadable": q.unreadable,
                     "unlisted": q.unlisted,
                     "top_unlisted": q.unlisted_values.most_common(TOP_VALUES),
+                    "suggestions": [
+                        {"value": v, "records": c, "suggestion": s} for v, c, s in q.suggestions(TOP_VALUES) if s is not None
+                    ],
                     "top_unreadable": q.unreadable_values.most_common(TOP_VALUES),
                 }
                 for name, q in self.quality.items()
@@ -62,12 +65,16 @@ class RunSummary:
         lines.append("\nby route:")
         lines += [f"  {a:<12} {q or '-':<24} {c:>9}  {100 * c / n:5.1f}%" for (a, q), c in sorted(self.routes.items())]
         lines.append("\ndata quality (share of records):")
-        lines.append(f"  {'field':<16} {'missing':>8} {'unreadable':>11} {'unlisted':>9}  most frequent unlisted (no profile or taxonomy names them) / unreadable")
+        lines.append(f"  {'field':<16} {'missing':>8} {'unreadable':>11} {'unlisted':>9}  most frequent unlisted (no profile or taxonomy names them, → a close field value) / unreadable")
         for name, q in self.quality.items():
             if name not in mapped:
                 lines.append(f"  {name:<16} {'(no column)':>8}")
                 continue
-            top = ", ".join(f"{v!r}×{c}" for v, c in (q.unlisted_values + q.unreadable_values).most_common(TOP_VALUES))
+            suggested = {v: s for v, _, s in q.suggestions(TOP_VALUES) if s is not None}
+            top = ", ".join(
+                f"{v!r}×{c}" + (f" → {suggested[v]}?" if v in suggested else "")
+                for v, c in (q.unlisted_values + q.unreadable_values).most_common(TOP_VALUES)
+            )
             lines.append(
                 f"  {name:<16} {100 * q.missing / n:7.1f}% {100 * q.unreadable / n:10.1f}% {100 * q.unlisted / n:8.1f}%  {top}"
             )

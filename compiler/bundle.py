@@ -72,6 +72,8 @@ def _field_meta(spec: BundleSpec, name: str, vocabs: dict[str, Vocab], layout: T
         "closed": field.taxonomy is not None,
         "description": field.description,
     }
+    if not field.options.is_default():  # only then, so bundles without options keep their version
+        meta["parse_options"] = field.options.as_meta()
     if name in vocabs:
         meta["values"] = list(vocabs[name].values)
         meta["keys"] = vocabs[name].keys

@@ -23,7 +23,7 @@ from compiler.load import Document, display_path, load_document
 from compiler.suggest import closest
 from compiler.taxonomy import Taxonomy, TaxonomyNode, find_cycle
 from compiler.text import value_key
-from compiler.values import PARSE_KINDS
+from compiler.values import DEFAULT_OPTIONS, PARSE_KINDS, ParseOptions, parse_options
 
 DEFAULT_PROFILES_DIR = FilePath(__file__).resolve().parent.parent / "profiles"
 FIELD_TYPES = ("category", "set", "number")
@@ -40,6 +40,7 @@ class FieldSpec:
     parse: str  # number fields: how raw values are read (compiler.values)
     columns: tuple[str, ...]  # input column names that map to this field by default
     description: str = ""
+    options: ParseOptions = DEFAULT_OPTIONS  # number fields: bands, currency, rates
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,10 @@ def _build_field(
     if not isinstance(spec, dict):
         diagnostics.add(document.diagnostic("wrong_type", path, "expected a mapping such as {type: category}"))
         return None
-    _check_keys(document, path, spec, {"type", "taxonomy", "values", "kinds", "parse", "columns", "description"}, diagnostics)
+    _check_keys(
+        document, path, spec,
+        {"type", "taxonomy", "values", "kinds", "parse", "columns", "description", "bands", "currency", "rates"}, diagnostics,
+    )
     if name in RESERVED_NAMES:
         diagnostics.add(document.diagnostic("reserved_name", path, f"'{name}' is reserved for routing conditions", at_key=True))
     kind = spec.get("type")
@@ -172,15 +176,21 @@ def _build_field(
     parse = str(spec.get("parse", "number"))
     if parse not in PARSE_KINDS:
         diagnostics.add(document.diagnostic("bad_value", (*path, "parse"), f"parse must be one of {', '.join(PARSE_KINDS)}", closest(parse, PARSE_KINDS)))
-    misplaced = ["taxonomy", "values", "kinds"] if kind == "number" else ["parse"]
+    misplaced = ["taxonomy", "values", "kinds"] if kind == "number" else ["parse", "bands", "currency", "rates"]
     for key in (k for k in misplaced if k in spec):
         diagnostics.add(document.diagnostic("bad_key", (*path, key), f"'{key}' does not apply to a {kind} field", at_key=True))
+    options = DEFAULT_OPTIONS
+    if kind == "number" and parse in PARSE_KINDS:
+        options, problems = parse_options(parse, spec)
+        for key, problem in problems:
+            diagnostics.add(document.diagnostic("bad_value", (*path, key), problem))
     return FieldSpec(
         name=name,
         type=kind,
         taxonomy=taxonomy,
         kinds=_texts_at(document, (*path, "kinds"), spec.get("kinds"), diagnostics),
         parse=parse,
+        options=options,
         columns=_texts_at(document, (*path, "columns"), spec.get("columns"), diagnostics),
         description=str(spec.get("description", "")),
     )

@@ -1,9 +1,11 @@
 """Text keys: the one normalisation every matched value goes through.
 
 Input: a raw string as users and enrichment tools write it.
-Output: a *key* (NFKC, case-folded, trimmed, HTML entities decoded, runs of
-whitespace, ``_`` and ``-`` collapsed to one space) or ``None`` for a missing
-value written as a placeholder (``N/A``, ``Select``, ``-``...).
+Output: a *key* (NFKC, case-folded, trimmed, HTML entities decoded, trailing
+Wikipedia footnote markers such as ``[2]`` dropped, a free-standing ``&`` read as
+``and``, runs of whitespace, ``_`` and ``-`` collapsed to one space) or ``None``
+for a missing value written as a placeholder (``N/A``, ``Select``, ``-``,
+``undisclosed amount``) or a spreadsheet error (``#NAME?``, ``#N/A``).
 
 Profiles, taxonomies, the encoder and the reference evaluator all call
 :func:`value_key`, so a value matches the same way wherever it is written.
@@ -28,15 +30,26 @@ PLACEHOLDERS = frozenset(
         "nan",
         "unknown",
         "undisclosed",
+        "undisclosed amount",  # YC funding lists
         "select",
         "-",
         "--",
         "?",
         "tbd",
+        # spreadsheet errors: the value was lost (number fields report them as unreadable)
+        "#n/a",
+        "#name?",
+        "#value!",
+        "#ref!",
+        "#div/0!",
+        "#num!",
+        "#null!",
     }
 )
 
 _SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015]+")
+_FOOTNOTES = re.compile(r"(?:\s*\[\d{1,3}\])+$")  # 'Virginia[2]' (Wikipedia lists)
+_AMPERSAND = re.compile(r"(?<=\s)&(?=\s)")  # 'Thane & Outskirts' = 'Thane and Outskirts'; not 'AT&T'
 
 
 def clean_text(raw: str) -> str:
@@ -56,10 +69,26 @@ def value_key(raw: str) -> str | None:
     >>> value_key("N/A") is None
     True
     """
+    key = _key_once(raw)
+    for _ in range(3):  # '&amp;amp;', 'x [1]_': one more pass must change nothing (a key is its own key)
+        if key is None:
+            return None
+        again = _key_once(key)
+        if again == key:
+            return key
+        key = again
+    return key
+
+
+def _key_once(raw: str) -> str | None:
     text = clean_text(raw).casefold()
     if text in PLACEHOLDERS:
         return None
     key = _SEPARATORS.sub(" ", text).strip()
+    key = _FOOTNOTES.sub("", key).strip()
+    key = _AMPERSAND.sub("and", key)
+    if key in PLACEHOLDERS:
+        return None
     return key or None
 
 

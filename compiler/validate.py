@@ -361,7 +361,7 @@ def _number_condition(context: _Context, path: tuple, field: FieldSpec, data: Ma
 
 
 def _bound(context: _Context, path: tuple, field: FieldSpec, raw: Any) -> NumberRange | None:
-    value = parse_number(raw, field.parse)
+    value = parse_number(raw, field.parse, field.options)
     if not isinstance(value, NumberRange):
         reason = getattr(value, "reason", "missing")
         context.report("bad_value", path, f"cannot read {raw!r} as a {field.name} bound: {reason}")

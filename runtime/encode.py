@@ -13,6 +13,7 @@ an unreadable number is counted and then treated as missing.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -24,12 +25,35 @@ import numpy as np
 
 from compiler.bundle import Bundle
 from compiler.text import clean_text, value_key
-from compiler.values import MISSING, NumberRange, Unreadable, parse_number
+from compiler.values import MISSING, NumberRange, ParseOptions, Unreadable, parse_number
 from compiler.vocab import KNOWN_UNUSED, MISSING_CODE
 from runtime.kernels import Columns
 
 SET_SEPARATORS = re.compile(r"[,;|]")
 _CACHE_LIMIT = 200_000
+SUGGEST_CUTOFF = 0.8  # difflib ratio a field key must reach to be offered as "did you mean"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A field's key → code map and code → value list, for data-quality suggestions."""
+
+    keys: Mapping[str, int]
+    values: Sequence[str]
+
+    def suggest(self, raw: str) -> str | None:
+        """The field value an unlisted raw value probably means (``'Giorgia'`` → ``'georgia (US-GA)'``), if one is close."""
+        key = value_key(raw)
+        if key is None:
+            return None
+        close = difflib.get_close_matches(key, list(self.keys), n=1, cutoff=SUGGEST_CUTOFF)
+        if not close:
+            return None
+        code = self.keys[close[0]]
+        value = self.values[code] if 0 <= code < len(self.values) else None
+        if value is None or value_key(value) == close[0]:
+            return value or close[0]
+        return f"{close[0]} ({value})"
 
 
 @dataclass
@@ -40,8 +64,18 @@ class FieldQuality:
     unlisted: int = 0
     unlisted_values: Counter[str] = field(default_factory=Counter)
     unreadable_values: Counter[str] = field(default_factory=Counter)
+    vocabulary: Vocabulary | None = field(default=None, repr=False, compare=False)
+
+    def suggestions(self, top: int) -> list[tuple[str, int, str | None]]:
+        """The ``top`` most frequent unlisted values, each with the field value it probably means (or None)."""
+        return [
+            (value, count, self.vocabulary.suggest(value) if self.vocabulary is not None else None)
+            for value, count in self.unlisted_values.most_common(top)
+        ]
 
     def merge(self, other: FieldQuality) -> None:
+        if self.vocabulary is None:
+            self.vocabulary = other.vocabulary
         self.present += other.present
         self.missing += other.missing
         self.unreadable += other.unreadable
@@ -78,6 +112,8 @@ class Encoder:
         self.set_words = bundle.tables.set_words
         self.total_set_words = int(self.set_words.sum())
         self._cache: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
+        self.options = {name: ParseOptions.from_meta(meta.get("parse_options")) for name, meta in self.fields.items()}
+        self._vocabularies = {name: Vocabulary(f["keys"], f["values"]) for name, f in self.fields.items() if "keys" in f}
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
         n = len(records)
@@ -88,7 +124,7 @@ class Encoder:
             np.zeros((n, self.total_set_words), np.uint64),
             np.zeros((n, len(self.set_words)), np.uint8),
         )
-        quality = {name: FieldQuality() for name in self.fields}
+        quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
         problems: list[RecordProblem] = []
         for i, record in enumerate(records):
             for name, meta in self.fields.items():
@@ -150,6 +186,9 @@ class Encoder:
         if bad is not None:
             quality.unreadable += 1
             return f"expected text items, found {type(bad).__name__}"
+        if _only_placeholders(items, isinstance(raw, str)):
+            quality.missing += 1
+            return None
         index = meta["index"]
         base = int(self.set_start[index])
         columns.set_present[i, index] = 1
@@ -173,7 +212,7 @@ class Encoder:
         if isinstance(raw, (list, tuple, dict, set)):  # a NumberRange is how typed callers send ranges
             quality.unreadable += 1
             return f"expected a number or a range, found {type(raw).__name__}"
-        value = parse_number(raw, meta["parse"])
+        value = parse_number(raw, meta["parse"], self.options[meta["name"]])
         if value is MISSING:
             quality.missing += 1
             return None
@@ -189,6 +228,13 @@ class Encoder:
         columns.num_lo[i, meta["index"]] = value.lo
         columns.num_hi[i, meta["index"]] = value.hi
         return None
+
+
+def _only_placeholders(items: Sequence[Any], from_text: bool) -> bool:
+    """``N/A; unknown`` or ``,`` say nothing: missing, not a known empty set (only ``[]`` is that)."""
+    if not items:
+        return from_text
+    return all(value_key(str(item)) is None for item in items)
 
 
 def _is_missing(raw: Any) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.bundle import Bundle
-from compiler.values import Unreadable, parse_number
+from compiler.values import ParseOptions, Unreadable, parse_number
 from runtime.engine import Scorer
 
 EXPECTABLE = ("profile", "qualified", "tier", "action", "queue", "escalate", "score")
@@ -36,7 +36,7 @@ def _unreadable_numbers(bundle: Bundle, record: dict[str, Any]) -> list[tuple[st
     found = []
     for field in bundle.meta["fields"]:
         if field["type"] == "number" and field["name"] in record:
-            value = parse_number(record[field["name"]], field["parse"])
+            value = parse_number(record[field["name"]], field["parse"], ParseOptions.from_meta(field.get("parse_options")))
             if isinstance(value, Unreadable):
                 found.append((field["name"], f"cannot read {value.raw!r}: {value.reason}"))
     return found

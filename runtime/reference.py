@@ -17,7 +17,7 @@ from typing import Any
 from compiler.spec import DEFAULT_ACTION, BundleSpec, Condition, ProfileSpec, RouteRule
 from compiler.taxonomy import Taxonomy
 from compiler.text import value_key
-from compiler.values import NumberRange, parse_number
+from compiler.values import NumberRange, ParseOptions, parse_number
 
 HOLDS, FAILS, UNKNOWN = "holds", "fails", "unknown"
 UNLISTED = object()
@@ -60,7 +60,7 @@ class ReferenceEvaluator:
         field = self.spec.schema.fields[condition.field]
         raw = record.get(condition.field)
         if field.type == "number":
-            outcome = self._number(condition, raw, field.parse)
+            outcome = self._number(condition, raw, field.parse, field.options)
         elif field.type == "category":
             outcome = self._category(condition, raw)
         else:
@@ -69,8 +69,8 @@ class ReferenceEvaluator:
             return HOLDS if outcome == FAILS else FAILS
         return outcome
 
-    def _number(self, condition: Condition, raw: Any, parse: str) -> str:
-        value = parse_number(raw, parse)
+    def _number(self, condition: Condition, raw: Any, parse: str, options: ParseOptions) -> str:
+        value = parse_number(raw, parse, options)
         if not isinstance(value, NumberRange):
             return UNKNOWN
         if condition.lo <= value.lo and value.hi <= condition.hi:
@@ -98,10 +98,13 @@ class ReferenceEvaluator:
     def _set(self, condition: Condition, raw: Any) -> str:
         if raw is None or (isinstance(raw, str) and value_key(raw) is None):
             return UNKNOWN
-        if isinstance(raw, str):
+        from_text = isinstance(raw, str)
+        if from_text:
             raw = [part for part in raw.replace(";", ",").replace("|", ",").split(",") if part.strip()]
         if not isinstance(raw, (list, tuple, set, frozenset)) or any(not isinstance(x, (str, int)) or isinstance(x, bool) for x in raw):
             return UNKNOWN
+        if (from_text and not raw) or (raw and all(value_key(str(x)) is None for x in raw)):
+            return UNKNOWN  # placeholders only: missing, not an empty set
         elements = [self._node(condition.field, item) for item in raw]
         element_leaves = [self._leaves_of(condition.field, e) for e in elements if e is not None and e is not UNLISTED]
         touched = 0

@@ -42,3 +42,48 @@ def test_user_fields_values_and_taxonomy_aliases(tmp_path: Path) -> None:
     results = Scorer(bundle).score(records).results
     assert [results.answer(i)["score"] for i in range(3)] == [100.0, 33.3, 0.0]
     assert results.answer(2)["reasons"] == [["geo", "fails"], ["seats", "unknown"], ["crm", "unknown"]]
+
+
+def test_bands_currency_and_rates_from_the_schema(tmp_path: Path) -> None:
+    folder = tmp_path / "banded"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text(
+        "extends: default\n"
+        "fields:\n"
+        "  size_band: {type: number, parse: count, bands: {Small: '1-50', Mid: '51-1000', Big: '1001+'}}\n"
+        "  arr: {type: number, parse: money, currency: USD, rates: {EUR: 1.1}}\n"
+    )
+    (folder / "p.yaml").write_text(
+        "id: p\n"
+        "criteria:\n"
+        "  - {id: big, field: size_band, min: 1001, weight: 10}\n"
+        "  - {id: arr, field: arr, min: '$1M', weight: 10}\n"
+    )
+    results = Scorer(compile_profiles(folder)).score([
+        {"size_band": "Big", "arr": "€1M"},  # big holds (1001+); €1M = $1.1M holds: 20/20
+        {"size_band": "mid", "arr": "€900k"},  # 51-1000 fails; €900k = $990k fails: 0/20
+        {"size_band": "Huge", "arr": "£1M"},  # unknown band and no GBP rate: both unreadable, unknown
+    ]).results
+    assert [results.answer(i)["reasons"] for i in range(3)] == [
+        [["big", "holds"], ["arr", "holds"]],
+        [["big", "fails"], ["arr", "fails"]],
+        [["big", "unknown"], ["arr", "unknown"]],
+    ]
+
+
+def test_bad_options_are_diagnostics(tmp_path: Path) -> None:
+    import pytest
+
+    from compiler.diagnostics import CompileError
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text(
+        "extends: default\nfields:\n  arr: {type: number, parse: money, rates: {EUR: -1}, bands: {Small: 'lots'}}\n"
+    )
+    (folder / "p.yaml").write_text("id: p\ncriteria:\n  - {id: a, field: arr, min: 1, weight: 10}\n")
+    with pytest.raises(CompileError) as raised:
+        compile_profiles(folder)
+    text = raised.value.diagnostics.render()
+    assert "fields.arr.rates: the rate of EUR must be a positive number" in text
+    assert "fields.arr.bands: band 'Small': cannot read 'lots'" in text

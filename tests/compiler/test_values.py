@@ -91,3 +91,75 @@ def test_value_keys(raw: str, key: str) -> None:
 @pytest.mark.parametrize("raw", ["N/A", "n/a", "Select", "unknown", "-", "", "   ", "null", "TBD"])
 def test_placeholder_keys_are_none(raw: str) -> None:
     assert value_key(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("yes", 1), ("No", 0), ("TRUE", 1), ("false", 0), ("y", 1), ("N", 0), ("1", 1), ("0", 0), (True, 1), (False, 0), (1, 1), (0, 0)],
+)
+def test_booleans_as_people_write_them(raw: object, value: int) -> None:
+    assert parse_number(raw, "boolean") == NumberRange(value, value)
+
+
+@pytest.mark.parametrize("raw", ["Secure", "maybe", "2", 2])
+def test_other_words_are_not_booleans(raw: object) -> None:
+    assert isinstance(parse_number(raw, "boolean"), Unreadable)
+
+
+def test_percentages_with_a_space_and_years_written_as_dates() -> None:
+    assert parse_number("12.5 %", "number") == NumberRange(12.5, 12.5)
+    assert parse_number("1/1/1986", "year") == NumberRange(1986, 1986)
+    assert parse_number("2012-Q2", "year") == NumberRange(2012, 2012)
+    assert isinstance(parse_number("1904/1946/1959", "year"), Unreadable)
+
+
+def test_text_bands_when_the_schema_maps_them() -> None:
+    from compiler.values import parse_options
+
+    options, problems = parse_options("count", {"bands": {"Small": "1-50", "Mid": "51-1000", "Big": "1001+"}})
+    assert problems == []
+    assert parse_number("small", "count", options) == NumberRange(1, 50)
+    assert parse_number(" BIG ", "count", options) == NumberRange(1001, INF)
+    assert parse_number("120", "count", options) == NumberRange(120, 120)
+    assert isinstance(parse_number("Huge", "count", options), Unreadable)
+    _, problems = parse_options("count", {"bands": {"Small": "lots", "N/A": "1-5"}})
+    assert [key for key, _ in problems] == ["bands", "bands"]
+
+
+def test_currency_policy_converts_with_a_rate_or_says_why_not() -> None:
+    from compiler.values import parse_options
+
+    options, problems = parse_options("money", {"rates": {"EUR": 1.08, "gbp": 1.27}})
+    assert problems == []
+    assert parse_number("€850M", "money", options).lo == pytest.approx(918e6)
+    assert parse_number("GBP 2m", "money", options).lo == pytest.approx(2.54e6)
+    assert parse_number("$5M", "money", options) == NumberRange(5e6, 5e6)
+    unreadable = parse_number("¥300M", "money", options)
+    assert isinstance(unreadable, Unreadable) and "JPY" in unreadable.reason and "rate" in unreadable.reason
+    eur, _ = parse_options("money", {"currency": "EUR", "rates": {"USD": 0.92}})
+    assert parse_number("850M", "money", eur) == NumberRange(850e6, 850e6)  # a bare number is in the field's currency
+    assert parse_number("$100", "money", eur).lo == pytest.approx(92)
+    _, problems = parse_options("money", {"currency": "XYZ", "rates": {"EUR": -1}})
+    assert len(problems) == 2
+    _, problems = parse_options("count", {"rates": {"EUR": 1.08}})
+    assert problems and problems[0][0] == "rates"
+
+
+def test_new_placeholders_and_keys() -> None:
+    assert value_key("undisclosed amount") is None
+    assert value_key("#NAME?") is None
+    assert parse_number("#NAME?", "money").reason.startswith("a spreadsheet")  # type: ignore[union-attr]
+    assert value_key("Virginia[2]") == "virginia"
+    assert value_key("Travel & Tourism") == value_key("Travel and Tourism")
+    assert value_key("AT&T") == "at&t"
+
+
+def test_suggestions_for_unlisted_values() -> None:
+    from runtime.encode import FieldQuality, Vocabulary
+
+    vocabulary = Vocabulary({"georgia": 0, "ga": 0, "california": 1}, ["US-GA", "US-CA"])
+    assert vocabulary.suggest("Giorgia") == "georgia (US-GA)"
+    assert vocabulary.suggest("Texas") is None
+    quality = FieldQuality(vocabulary=vocabulary)
+    quality.unlisted_values.update({"Giorgia": 2, "Narnia": 1})
+    assert quality.suggestions(5) == [("Giorgia", 2, "georgia (US-GA)"), ("Narnia", 1, None)]

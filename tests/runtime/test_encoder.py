@@ -67,3 +67,10 @@ def test_a_declared_scale_applies_to_plain_numbers_only() -> None:
     batch = Encoder(BUNDLE, scales={"revenue": 1e6}).encode([{"revenue": "523964"}, {"revenue": "36.9 M"}, {"revenue": 12}])
     revenue = _field("revenue")["index"]
     assert list(batch.columns.num_lo[:, revenue]) == [523964e6, 36.9e6, 12e6]
+
+
+def test_a_set_of_placeholders_is_missing_not_empty() -> None:
+    batch = Encoder(BUNDLE).encode([{"tech_stack": "N/A; unknown"}, {"tech_stack": ","}, {"tech_stack": ["unknown"]}, {"tech_stack": []}])
+    tech = _field("tech_stack")["index"]
+    assert list(batch.columns.set_present[:, tech]) == [0, 0, 0, 1]
+    assert batch.quality["tech_stack"].missing == 3

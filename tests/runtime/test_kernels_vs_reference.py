@@ -121,7 +121,7 @@ def category_values(pool: list[str]) -> st.SearchStrategy[Any]:
 
 def set_values(pool: list[str]) -> st.SearchStrategy[Any]:
     items = st.lists(st.one_of(st.sampled_from(pool), st.just("unheard-of")), max_size=4)
-    return st.one_of(items, st.just([]), items.map(", ".join), st.just("N/A"))
+    return st.one_of(items, st.just([]), items.map(", ".join), st.just("N/A"), st.just("N/A; unknown"), st.just(["unknown"]), st.just(","))
 
 
 def records() -> st.SearchStrategy[dict[str, Any]]:
