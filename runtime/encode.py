@@ -111,7 +111,12 @@ class Encoder:
         self.set_start = bundle.tables.set_word_start
         self.set_words = bundle.tables.set_words
         self.total_set_words = int(self.set_words.sum())
+        # Raw text → result, per field: real traffic repeats a few thousand spellings, and reading one
+        # (NFKC, regexes, taxonomy lookup) costs far more than a dict lookup.
         self._cache: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
+        self._items: dict[str, dict[str, tuple[str, int]]] = {name: {} for name in self.fields}
+        self._splits: dict[str, dict[str, tuple[str, ...]]] = {name: {} for name in self.fields}
+        self._numbers: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
         self.options = {name: ParseOptions.from_meta(meta.get("parse_options")) for name, meta in self.fields.items()}
         self._vocabularies = {name: Vocabulary(f["keys"], f["values"]) for name, f in self.fields.items() if "keys" in f}
 
@@ -172,11 +177,9 @@ class Encoder:
         return int(code)
 
     def _encode_set(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
+        name = meta["name"]
         if isinstance(raw, str):
-            if value_key(raw) is None:
-                quality.missing += 1
-                return None
-            items: Sequence[Any] = [part for part in SET_SEPARATORS.split(raw) if part.strip()]
+            items: Sequence[Any] = self._split(name, raw)
         elif isinstance(raw, (list, tuple, set, frozenset)):
             items = list(raw)
         else:
@@ -186,33 +189,67 @@ class Encoder:
         if bad is not None:
             quality.unreadable += 1
             return f"expected text items, found {type(bad).__name__}"
-        if _only_placeholders(items, isinstance(raw, str)):
-            quality.missing += 1
+        resolved = [self._item(meta, str(item)) for item in items]
+        if (not items and isinstance(raw, str)) or (items and all(status == "missing" for status, _ in resolved)):
+            quality.missing += 1  # 'N/A; unknown' or ',' say nothing: missing, not a known empty set
             return None
         index = meta["index"]
         base = int(self.set_start[index])
         columns.set_present[i, index] = 1
         quality.present += 1
         unlisted = 0
-        for item in items:
-            key = value_key(str(item))
-            if key is None:
-                continue
-            code = meta["keys"].get(key)
-            if code is None:
+        for item, (status, code) in zip(items, resolved, strict=True):
+            if status == "code":
+                columns.set_bits[i, base + (code >> 6)] |= np.uint64(1) << np.uint64(code & 63)
+            elif status == "unlisted":
                 unlisted += 1
                 quality.unlisted_values[clean_text(str(item))] += 1
-            elif code != KNOWN_UNUSED:
-                columns.set_bits[i, base + (code >> 6)] |= np.uint64(1) << np.uint64(code & 63)
         if unlisted:
             quality.unlisted += 1
         return None
+
+    def _split(self, name: str, raw: str) -> tuple[str, ...]:
+        cache = self._splits[name]
+        items = cache.get(raw)
+        if items is None:
+            items = tuple(part for part in SET_SEPARATORS.split(raw) if part.strip()) if value_key(raw) is not None else ()
+            if len(cache) < _CACHE_LIMIT:
+                cache[raw] = items
+        return items
+
+    def _item(self, meta: dict[str, Any], text: str) -> tuple[str, int]:
+        """One set item: ("code", bit), ("known", 0) for a value no criterion uses, ("unlisted", 0), ("missing", 0)."""
+        cache = self._items[meta["name"]]
+        hit = cache.get(text)
+        if hit is None:
+            key = value_key(text)
+            code = None if key is None else meta["keys"].get(key)
+            if key is None:
+                hit = ("missing", 0)
+            elif code is None:
+                hit = ("unlisted", 0)
+            else:
+                hit = ("known", 0) if code == KNOWN_UNUSED else ("code", code)
+            if len(cache) < _CACHE_LIMIT:
+                cache[text] = hit
+        return hit
+
+    def _number(self, meta: dict[str, Any], raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return parse_number(raw, meta["parse"], self.options[meta["name"]])
+        cache = self._numbers[meta["name"]]
+        value = cache.get(raw)
+        if value is None:
+            value = parse_number(raw, meta["parse"], self.options[meta["name"]])
+            if len(cache) < _CACHE_LIMIT:
+                cache[raw] = value
+        return value
 
     def _encode_number(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
         if isinstance(raw, (list, tuple, dict, set)):  # a NumberRange is how typed callers send ranges
             quality.unreadable += 1
             return f"expected a number or a range, found {type(raw).__name__}"
-        value = parse_number(raw, meta["parse"], self.options[meta["name"]])
+        value = self._number(meta, raw)
         if value is MISSING:
             quality.missing += 1
             return None
@@ -228,13 +265,6 @@ class Encoder:
         columns.num_lo[i, meta["index"]] = value.lo
         columns.num_hi[i, meta["index"]] = value.hi
         return None
-
-
-def _only_placeholders(items: Sequence[Any], from_text: bool) -> bool:
-    """``N/A; unknown`` or ``,`` say nothing: missing, not a known empty set (only ``[]`` is that)."""
-    if not items:
-        return from_text
-    return all(value_key(str(item)) is None for item in items)
 
 
 def _is_missing(raw: Any) -> bool:

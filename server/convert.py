@@ -102,6 +102,36 @@ def columns_to_mappings(columns: Any, fields: dict[str, str]) -> tuple[list[str]
     return list(columns.ids), mappings, violations
 
 
+def result_messages(results: Results, ids: list[str], rows: list[int], explain: bool, per_profile: bool) -> dict[int, Any]:
+    """``Result`` messages for the given rows. The common case (no explain, no per-profile scores)
+    is built straight from the result arrays: the same values as ``Results.answer``, without a
+    dict per record in between."""
+    if explain or per_profile:
+        return {i: result_message(results, i, ids[i], explain, per_profile) for i in rows}
+    meta = results.bundle.meta
+    names = [p["id"] for p in meta["profiles"]]
+    items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in meta["profiles"]]
+    outcome_enum = {0: pb.FAILS, 1: pb.HOLDS, 2: pb.UNKNOWN}
+    best, qualified = results.kernel.best.tolist(), results.kernel.qualified.tolist()
+    tenths, coverage, escalate = results.score_tenths.tolist(), results.coverage.tolist(), results.escalate.tolist()
+    disqualified, reasons = results.disqualified_by.tolist(), results.reasons.tolist()
+    version = results.bundle.version
+    messages = {}
+    for i in rows:
+        p = best[i]
+        message = pb.Result(
+            id=ids[i], profile=names[p], qualified=bool(qualified[i]), score=tenths[i] / 10, tier=results.tier[i],
+            coverage=round(coverage[i], 4), bundle_version=version,
+            route=pb.Route(action=results.action[i], queue=results.queue[i] or "", escalate=escalate[i]),
+            disqualified_by="" if qualified[i] else items[p][disqualified[i]],
+        )
+        add = message.reasons.add
+        for criterion, outcome in zip(items[p], reasons[i], strict=False):
+            add(criterion=criterion, outcome=outcome_enum[outcome])
+        messages[i] = message
+    return messages
+
+
 def result_message(results: Results, i: int, record_id: str, explain: bool, per_profile: bool) -> Any:
     answer = results.answer(i, explain=explain, per_profile=per_profile)
     message = pb.Result(

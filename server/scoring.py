@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.engine import Scored
-from server.convert import RecordError, columns_to_mappings, error_result, record_to_mapping, result_message
+from server.convert import RecordError, columns_to_mappings, error_result, record_to_mapping, result_messages
 from server.errors import InvalidArgument, ResourceExhausted
 from server.metrics import Metrics
 from server.state import Serving
@@ -95,12 +95,12 @@ def _score(
         problems.setdefault(problem.record, []).append((problem.field, problem.message))
     version = serving.bundle.version
     errors = [RecordError(i, ids[i], tuple(v)) for i, v in sorted(problems.items())]
+    good = [i for i in range(len(ids)) if i not in problems]
+    scored_messages = result_messages(scored.results, ids, good, explain, per_profile)
     results = [
-        error_result(RecordError(i, ids[i], tuple(problems[i])), version) if i in problems
-        else result_message(scored.results, i, ids[i], explain, per_profile)
+        error_result(RecordError(i, ids[i], tuple(problems[i])), version) if i in problems else scored_messages[i]
         for i in range(len(ids))
     ]
-    good = [i for i in range(len(ids)) if i not in problems]
     _observe(serving, scored, good, len(problems), metrics)
     if decisions is not None and good:
         decisions.record(serving, ids, scored, good)
