@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from benchmarks.machine import machine_info
 from benchmarks.synthetic import (
     MISSING_RATE,
     UNLISTED_RATE,
@@ -228,28 +228,6 @@ def measure(
     return run
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "icp_numba_cache": os.environ.get("ICP_NUMBA_CACHE", "1"),
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def run(
     profile_counts: Sequence[int] = (1, 8, 32, 128),
     records: int = 1_000_000,
@@ -265,7 +243,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the kernel benchmark, write JSON to ``out`` (unless ``None``) and return the result."""
     started = time.perf_counter()
-    machine = _machine()
+    machine = machine_info(numpy=np.__version__, numba=numba.__version__, icp_numba_cache=os.environ.get("ICP_NUMBA_CACHE", "1"))
     runs = []
     for n_profiles in profile_counts:
         n = large_records if n_profiles >= large_from else records

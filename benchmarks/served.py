@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -47,6 +46,8 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
+
+from benchmarks.machine import machine_info
 
 HELP = "a live icp serve under open-loop unary and closed-loop batch/stream load from a separate process"
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,27 +341,6 @@ def _names(text: str) -> list[str]:
     return [x.strip() for x in str(text).split(",") if x.strip()]
 
 
-def _machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "grpcio": grpc.__version__,
-        "clock_ticks_per_s": CLK_TCK,
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def run(
     rates: Sequence[float] = (100, 500, 1000),
     unary_duration: float = 5.0,
@@ -379,7 +359,7 @@ def run(
 ) -> dict[str, Any]:
     """Start the server and the load generator, run every phase, write JSON to ``out``, return it."""
     started = time.perf_counter()
-    machine = _machine()
+    machine = machine_info(grpcio=grpc.__version__, clock_ticks_per_s=CLK_TCK)
     port, metrics_port = free_port(), free_port()
     command = [
         *icp_command(),
