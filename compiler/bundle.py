@@ -26,6 +26,7 @@ import numpy as np
 
 from compiler.spec import BundleSpec, Condition, RouteRule
 from compiler.tables import TableLayout, Tables
+from compiler.text import PLACEHOLDERS
 from compiler.vocab import Vocab
 
 FORMAT = "icp-bundle/2"
@@ -53,6 +54,8 @@ def build_bundle(spec: BundleSpec, vocabs: dict[str, Vocab], tables: Tables, lay
         "route": [_rule_meta(r, layout) for r in spec.route],
         "actions": list(spec.schema.actions),
     }
+    if spec.schema.placeholders != PLACEHOLDERS:  # only then, so bundles with the default keep their version
+        meta["placeholders"] = sorted(spec.schema.placeholders)
     return Bundle(content_version(meta, tables), meta, tables, _now())
 
 

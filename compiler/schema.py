@@ -22,7 +22,7 @@ from compiler.diagnostics import Diagnostics
 from compiler.load import Document, display_path, load_document
 from compiler.suggest import closest
 from compiler.taxonomy import Taxonomy, TaxonomyNode, find_cycle
-from compiler.text import value_key
+from compiler.text import PLACEHOLDERS, placeholder_spelling, value_key
 from compiler.values import DEFAULT_OPTIONS, PARSE_KINDS, ParseOptions, parse_options
 
 DEFAULT_PROFILES_DIR = FilePath(__file__).resolve().parent.parent / "profiles"
@@ -48,6 +48,7 @@ class Schema:
     fields: dict[str, FieldSpec]
     actions: tuple[str, ...]
     files: tuple[str, ...]  # the schema and taxonomy files read, for the bundle's provenance
+    placeholders: frozenset[str] = PLACEHOLDERS  # spellings read as missing (placeholders: {add, remove})
 
 
 def load_schema(profiles_dir: FilePath, diagnostics: Diagnostics) -> Schema | None:
@@ -84,9 +85,11 @@ def _build_schema(
     field_docs: dict[str, tuple[Document, Any]] = {}
     actions: list[str] = list(DEFAULT_ACTIONS)
     files: list[str] = []
+    placeholders = PLACEHOLDERS
     for file, document in documents:
         files.append(document.file)
-        _check_keys(document, (), document.data, {"extends", "taxonomies", "fields", "actions", "description"}, diagnostics)
+        placeholders = _placeholders(document, placeholders, diagnostics)
+        _check_keys(document, (), document.data, {"extends", "taxonomies", "fields", "actions", "description", "placeholders"}, diagnostics)
         taxonomies_here = _mapping_at(document, ("taxonomies",), document.data.get("taxonomies"), diagnostics, "{geo: taxonomies/geo.yaml}")
         for name, ref in taxonomies_here.items():
             refs = _texts_at(document, ("taxonomies", name), ref, diagnostics) if isinstance(ref, list) else (str(ref),)
@@ -104,15 +107,26 @@ def _build_schema(
         for action in _texts_at(document, ("actions",), document.data.get("actions"), diagnostics):
             if action not in actions:
                 actions.append(action)
-    taxonomies = {name: _build_taxonomy(name, docs, diagnostics) for name, docs in taxonomy_docs.items()}
+    taxonomies = {name: _build_taxonomy(name, docs, diagnostics, placeholders) for name, docs in taxonomy_docs.items()}
     fields = {}
     for name, (document, spec) in field_docs.items():
-        built = _build_field(name, spec, document, taxonomies, diagnostics)
+        built = _build_field(name, spec, document, taxonomies, diagnostics, placeholders)
         if built is not None:
             fields[name] = built
     if diagnostics:
         return None
-    return Schema(fields, tuple(actions), tuple(files))
+    return Schema(fields, tuple(actions), tuple(files), placeholders)
+
+
+def _placeholders(document: Document, current: frozenset[str], diagnostics: Diagnostics) -> frozenset[str]:
+    """Apply a schema's ``placeholders: {add: [...], remove: [...]}`` to the list so far."""
+    spec = _mapping_at(document, ("placeholders",), document.data.get("placeholders"), diagnostics, "{remove: [NA]}")
+    _check_keys(document, ("placeholders",), spec, {"add", "remove"}, diagnostics)
+    add = _texts_at(document, ("placeholders", "add"), spec.get("add"), diagnostics)
+    remove = _texts_at(document, ("placeholders", "remove"), spec.get("remove"), diagnostics)
+    for text in (r for r in remove if placeholder_spelling(r) not in current):
+        diagnostics.add(document.diagnostic("bad_value", ("placeholders", "remove"), f"'{text}' is not a placeholder"))
+    return frozenset((current | {placeholder_spelling(a) for a in add}) - {placeholder_spelling(r) for r in remove})
 
 
 def _mapping_at(document: Document, path: tuple, value: Any, diagnostics: Diagnostics, example: str) -> dict[str, Any]:
@@ -146,7 +160,8 @@ def _check_keys(document: Document, path: tuple, data: Mapping, allowed: set[str
 
 
 def _build_field(
-    name: str, spec: Any, document: Document, taxonomies: dict[str, Taxonomy | None], diagnostics: Diagnostics
+    name: str, spec: Any, document: Document, taxonomies: dict[str, Taxonomy | None], diagnostics: Diagnostics,
+    placeholders: frozenset[str],
 ) -> FieldSpec | None:
     path = ("fields", name)
     if not isinstance(spec, dict):
@@ -172,7 +187,7 @@ def _build_field(
                 document.diagnostic("unknown_taxonomy", (*path, "taxonomy"), f"no taxonomy '{spec['taxonomy']}'", closest(str(spec["taxonomy"]), list(taxonomies)))
             )
     elif "values" in spec:
-        taxonomy = _values_taxonomy(name, spec["values"], document, (*path, "values"), diagnostics)
+        taxonomy = _values_taxonomy(name, spec["values"], document, (*path, "values"), diagnostics, placeholders)
     parse = str(spec.get("parse", "number"))
     if parse not in PARSE_KINDS:
         diagnostics.add(document.diagnostic("bad_value", (*path, "parse"), f"parse must be one of {', '.join(PARSE_KINDS)}", closest(parse, PARSE_KINDS)))
@@ -196,7 +211,9 @@ def _build_field(
     )
 
 
-def _values_taxonomy(name: str, values: Any, document: Document, path: tuple, diagnostics: Diagnostics) -> Taxonomy | None:
+def _values_taxonomy(
+    name: str, values: Any, document: Document, path: tuple, diagnostics: Diagnostics, placeholders: frozenset[str]
+) -> Taxonomy | None:
     """A flat taxonomy made of a field's ``values: [id, {id, aliases}]`` list."""
     if not isinstance(values, list):
         diagnostics.add(document.diagnostic("wrong_type", path, "expected a list of values"))
@@ -205,10 +222,10 @@ def _values_taxonomy(name: str, values: Any, document: Document, path: tuple, di
     for index, value in enumerate(values):
         entry = value if isinstance(value, dict) else {"id": value}
         entries.append((document, (*path, index), {"kind": "value", **entry}))
-    return _taxonomy_from_entries(f"field:{name}", entries, diagnostics)
+    return _taxonomy_from_entries(f"field:{name}", entries, diagnostics, placeholders)
 
 
-def _build_taxonomy(name: str, documents: list[Document], diagnostics: Diagnostics) -> Taxonomy | None:
+def _build_taxonomy(name: str, documents: list[Document], diagnostics: Diagnostics, placeholders: frozenset[str]) -> Taxonomy | None:
     entries: list[tuple[Document, tuple, Any]] = []
     for document in documents:
         _check_keys(document, (), document.data, {"taxonomy", "description", "nodes"}, diagnostics)
@@ -217,10 +234,12 @@ def _build_taxonomy(name: str, documents: list[Document], diagnostics: Diagnosti
             diagnostics.add(document.diagnostic("wrong_type", ("nodes",), "expected a list of nodes"))
             continue
         entries.extend((document, ("nodes", index), node) for index, node in enumerate(nodes))
-    return _taxonomy_from_entries(name, entries, diagnostics)
+    return _taxonomy_from_entries(name, entries, diagnostics, placeholders)
 
 
-def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]], diagnostics: Diagnostics) -> Taxonomy | None:
+def _taxonomy_from_entries(
+    name: str, entries: list[tuple[Document, tuple, Any]], diagnostics: Diagnostics, placeholders: frozenset[str]
+) -> Taxonomy | None:
     """Merge node entries (a repeated id adds aliases and parents) and index their keys."""
     merged: dict[str, dict[str, Any]] = {}
     where: dict[str, tuple[Document, tuple]] = {}
@@ -257,8 +276,8 @@ def _taxonomy_from_entries(name: str, entries: list[tuple[Document, tuple, Any]]
     for position, built in enumerate(nodes):
         by_key = keys.setdefault(built.kind, {})
         for written in (built.id, built.name, *built.aliases):
-            key = value_key(written)
-            if key is None and written == built.id and value_key(built.name) is not None:
+            key = value_key(written, placeholders)
+            if key is None and written == built.id and value_key(built.name, placeholders) is not None:
                 continue  # an id such as Namibia's 'NA' that data uses as a placeholder; its name still resolves
             if key is None:
                 document, path = where[built.id]

@@ -59,7 +59,12 @@ def clean_text(raw: str) -> str:
     return text.strip()
 
 
-def value_key(raw: str) -> str | None:
+def placeholder_spelling(text: str) -> str:
+    """How a placeholder is compared: cleaned and case-folded (``N/A`` → ``n/a``)."""
+    return clean_text(text).casefold()
+
+
+def value_key(raw: str, placeholders: frozenset[str] = PLACEHOLDERS) -> str | None:
     """The matching key of a raw value, or ``None`` if it is a missing-value placeholder.
 
     >>> value_key("  United\\u00a0States ")
@@ -69,25 +74,25 @@ def value_key(raw: str) -> str | None:
     >>> value_key("N/A") is None
     True
     """
-    key = _key_once(raw)
+    key = _key_once(raw, placeholders)
     for _ in range(3):  # '&amp;amp;', 'x [1]_': one more pass must change nothing (a key is its own key)
         if key is None:
             return None
-        again = _key_once(key)
+        again = _key_once(key, placeholders)
         if again == key:
             return key
         key = again
     return key
 
 
-def _key_once(raw: str) -> str | None:
+def _key_once(raw: str, placeholders: frozenset[str]) -> str | None:
     text = clean_text(raw).casefold()
-    if text in PLACEHOLDERS:
+    if text in placeholders:
         return None
     key = _SEPARATORS.sub(" ", text).strip()
     key = _FOOTNOTES.sub("", key).strip()
     key = _AMPERSAND.sub("and", key)
-    if key in PLACEHOLDERS:
+    if key in placeholders:
         return None
     return key or None
 

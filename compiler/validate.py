@@ -307,7 +307,7 @@ def _value(context: _Context, path: tuple, field: FieldSpec, item: Any) -> str |
     if isinstance(item, (dict, list, bool)) or item is None:
         context.report("wrong_type", path, f"expected a value, found {_type_name(item)}")
         return None
-    key = value_key(str(item))
+    key = value_key(str(item), context.schema.placeholders)
     if key is None:
         context.report("bad_value", path, f"'{item}' reads as a missing value", "write the value itself; missing is handled by on_unknown")
         return None

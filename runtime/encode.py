@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from compiler.bundle import Bundle
-from compiler.text import clean_text, value_key
+from compiler.text import PLACEHOLDERS, clean_text, value_key
 from compiler.values import MISSING, NumberRange, ParseOptions, Unreadable, parse_number
 from compiler.vocab import KNOWN_UNUSED, MISSING_CODE
 from runtime.kernels import Columns
@@ -40,10 +40,11 @@ class Vocabulary:
 
     keys: Mapping[str, int]
     values: Sequence[str]
+    placeholders: frozenset[str] = PLACEHOLDERS
 
     def suggest(self, raw: str) -> str | None:
         """The field value an unlisted raw value probably means (``'Giorgia'`` → ``'georgia (US-GA)'``), if one is close."""
-        key = value_key(raw)
+        key = value_key(raw, self.placeholders)
         if key is None:
             return None
         close = difflib.get_close_matches(key, list(self.keys), n=1, cutoff=SUGGEST_CUTOFF)
@@ -51,7 +52,7 @@ class Vocabulary:
             return None
         code = self.keys[close[0]]
         value = self.values[code] if 0 <= code < len(self.values) else None
-        if value is None or value_key(value) == close[0]:
+        if value is None or value_key(value, self.placeholders) == close[0]:
             return value or close[0]
         return f"{close[0]} ({value})"
 
@@ -118,7 +119,10 @@ class Encoder:
         self._splits: dict[str, dict[str, tuple[str, ...]]] = {name: {} for name in self.fields}
         self._numbers: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
         self.options = {name: ParseOptions.from_meta(meta.get("parse_options")) for name, meta in self.fields.items()}
-        self._vocabularies = {name: Vocabulary(f["keys"], f["values"]) for name, f in self.fields.items() if "keys" in f}
+        self.placeholders = frozenset(bundle.meta["placeholders"]) if "placeholders" in bundle.meta else PLACEHOLDERS
+        self._vocabularies = {
+            name: Vocabulary(f["keys"], f["values"], self.placeholders) for name, f in self.fields.items() if "keys" in f
+        }
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
         n = len(records)
@@ -162,7 +166,7 @@ class Encoder:
         cache = self._cache[meta["name"]]
         hit = cache.get(text)
         if hit is None:
-            key = value_key(text)
+            key = value_key(text, self.placeholders)
             hit = ("missing", 0) if key is None else ("code", meta["keys"][key]) if key in meta["keys"] else ("unlisted", len(meta["values"]))
             if len(cache) < _CACHE_LIMIT:
                 cache[text] = hit
@@ -212,7 +216,7 @@ class Encoder:
         cache = self._splits[name]
         items = cache.get(raw)
         if items is None:
-            items = tuple(part for part in SET_SEPARATORS.split(raw) if part.strip()) if value_key(raw) is not None else ()
+            items = tuple(part for part in SET_SEPARATORS.split(raw) if part.strip()) if value_key(raw, self.placeholders) is not None else ()
             if len(cache) < _CACHE_LIMIT:
                 cache[raw] = items
         return items
@@ -222,7 +226,7 @@ class Encoder:
         cache = self._items[meta["name"]]
         hit = cache.get(text)
         if hit is None:
-            key = value_key(text)
+            key = value_key(text, self.placeholders)
             code = None if key is None else meta["keys"].get(key)
             if key is None:
                 hit = ("missing", 0)

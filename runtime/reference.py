@@ -35,7 +35,7 @@ class ReferenceEvaluator:
         if raw is None or (isinstance(raw, float) and math.isnan(raw)):
             return None
         text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
-        key = value_key(text)
+        key = value_key(text, self.spec.schema.placeholders)
         if key is None:
             return None
         field = self.spec.schema.fields[field_name]
@@ -96,14 +96,15 @@ class ReferenceEvaluator:
         return UNKNOWN if mine & target else FAILS
 
     def _set(self, condition: Condition, raw: Any) -> str:
-        if raw is None or (isinstance(raw, str) and value_key(raw) is None):
+        placeholders = self.spec.schema.placeholders
+        if raw is None or (isinstance(raw, str) and value_key(raw, placeholders) is None):
             return UNKNOWN
         from_text = isinstance(raw, str)
         if from_text:
             raw = [part for part in raw.replace(";", ",").replace("|", ",").split(",") if part.strip()]
         if not isinstance(raw, (list, tuple, set, frozenset)) or any(not isinstance(x, (str, int)) or isinstance(x, bool) for x in raw):
             return UNKNOWN
-        if (from_text and not raw) or (raw and all(value_key(str(x)) is None for x in raw)):
+        if (from_text and not raw) or (raw and all(value_key(str(x), placeholders) is None for x in raw)):
             return UNKNOWN  # placeholders only: missing, not an empty set
         elements = [self._node(condition.field, item) for item in raw]
         element_leaves = [self._leaves_of(condition.field, e) for e in elements if e is not None and e is not UNLISTED]

@@ -239,3 +239,67 @@ def test_inc_headcounts_written_as_money_are_unreadable(scored: Callable[[str], 
     top = dict(quality["top_unreadable"])  # the report keeps the five most frequent
     assert len(top) == 5 and top["0"] == 2
     assert all(expected[value] == count for value, count in top.items())
+
+
+# ---- unlisted values, counted independently ------------------------------------------------------
+
+TAXONOMIES = ROOT / "profiles" / "taxonomies"
+# The default schema's closed category fields in these mappings and the taxonomy file each reads.
+# Every kind of the file is among the field's `kinds`, so any id, name or alias of any node is listed.
+FIELD_TAXONOMY = {"industry": "industry.yaml", "country": "geo.yaml", "state": "geo.yaml"}
+NUMBER_FIELDS = {"employees", "revenue", "founded_year"}  # a number is readable or not, never unlisted
+
+
+def _plain_key(value: str) -> str:
+    """Our own plain normalisation: strip, casefold, runs of whitespace / _ / - as one space."""
+    return re.sub(r"[\s_\-]+", " ", value.strip().casefold()).strip()
+
+
+def _taxonomy_keys(file: str) -> set[str]:
+    """Every id, name and alias of the taxonomy file, read with PyYAML and normalised plainly."""
+    nodes = yaml.safe_load((TAXONOMIES / file).read_text(encoding="utf-8"))["nodes"]
+    return {_plain_key(str(written)) for node in nodes for written in (node["id"], node.get("name", node["id"]), *node.get("aliases", []))}
+
+
+@NAMES
+def test_unlisted_matches_a_plain_count(scored: Callable[[str], dict[str, Any]], name: str) -> None:
+    run = scored(name)
+    item: RealList = run["list"]
+    fields = run["summary"]["fields"]
+    assert set(item.columns) <= set(FIELD_TAXONOMY) | NUMBER_FIELDS, "a mapped field this test does not classify"
+    for field_name, column in item.columns.items():
+        quality = fields[field_name]
+        if field_name in NUMBER_FIELDS:
+            assert quality["unlisted"] == 0, f"{name} {field_name}"
+            continue
+        keys = _taxonomy_keys(FIELD_TAXONOMY[field_name])
+        unlisted = Counter(
+            _plain_key(value) for value in _column(run, column)
+            if not _is_missing(item, value) and _plain_key(value) not in keys
+        )
+        assert quality["unlisted"] == sum(unlisted.values()), f"{name} {field_name} ({column}): {unlisted.most_common(10)}"
+        # The report's most frequent unlisted values are values found here, with the same counts,
+        # and they are the most frequent ones (ties at the cut may be broken either way).
+        top: Counter[str] = Counter()
+        for value, count in quality["top_unlisted"]:
+            top[_plain_key(value)] += count
+        assert all(unlisted[value] == count for value, count in top.items()), f"{name} {field_name}: {top} vs {unlisted}"
+        largest = sorted(unlisted.values(), reverse=True)[: len(quality["top_unlisted"])]
+        assert sorted((count for _, count in quality["top_unlisted"]), reverse=True) == largest, f"{name} {field_name}"
+
+
+def test_unlisted_values_of_the_real_lists_are_the_known_ones(scored: Callable[[str], dict[str, Any]]) -> None:
+    """What the plain counts above find, spelled out (each checked by hand against the taxonomies)."""
+    top = {
+        (name, field_name): dict(scored(name)["summary"]["fields"][field_name]["top_unlisted"])
+        for name, field_name in [
+            ("pdl-companies-2019-top", "industry"), ("crunchbase-2013", "industry"),
+            ("inc5000-2019", "industry"), ("yc-startups-2005-2014", "state"),
+        ]
+    }
+    assert top == {
+        ("pdl-companies-2019-top", "industry"): {"program development": 6},  # no clear meaning (SOURCES.md)
+        ("crunchbase-2013", "industry"): {"other": 361},  # CrunchBase's catch-all category, not a null
+        ("inc5000-2019", "industry"): {"Vancouver, WA": 1, "San Francisco, CA": 1, "Chicago, IL": 1},  # shifted rows
+        ("yc-startups-2005-2014", "state"): {"Giorgia": 2, "California, New York": 2},  # a typo; two states in one cell
+    }

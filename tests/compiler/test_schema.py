@@ -87,3 +87,33 @@ def test_bad_options_are_diagnostics(tmp_path: Path) -> None:
     text = raised.value.diagnostics.render()
     assert "fields.arr.rates: the rate of EUR must be a positive number" in text
     assert "fields.arr.bands: band 'Small': cannot read 'lots'" in text
+
+
+def test_placeholders_are_configurable(tmp_path: Path) -> None:
+    """By default 'NA' reads as missing (Namibia's ISO code is lost); a schema can change that."""
+    from compiler import compile_spec
+    from runtime.reference import ReferenceEvaluator
+
+    folder = tmp_path / "namibia"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text("extends: default\nplaceholders: {remove: [NA], add: [n.v.]}\n")
+    (folder / "p.yaml").write_text("id: p\ncriteria:\n  - {id: na, field: country, in: [NA], weight: 10}\n")
+    records = [{"country": "NA"}, {"country": "Namibia"}, {"country": "n.v."}, {"country": "N/A"}, {"country": "ZA"}]
+    expected = [["na", "holds"]], [["na", "holds"]], [["na", "unknown"]], [["na", "unknown"]], [["na", "fails"]]
+    results = Scorer(compile_profiles(folder)).score(records).results
+    reference = ReferenceEvaluator(compile_spec(folder))
+    for i, record in enumerate(records):
+        assert results.answer(i)["reasons"] == expected[i] == reference.evaluate(record)["reasons"]
+
+
+def test_removing_a_word_that_is_not_a_placeholder_is_a_diagnostic(tmp_path: Path) -> None:
+    import pytest
+
+    from compiler.diagnostics import CompileError
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "schema.yaml").write_text("extends: default\nplaceholders: {remove: [Namibia]}\n")
+    (folder / "p.yaml").write_text("id: p\ncriteria:\n  - {id: a, field: country, in: [US], weight: 10}\n")
+    with pytest.raises(CompileError, match="'Namibia' is not a placeholder"):
+        compile_profiles(folder)
