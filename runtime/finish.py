@@ -177,6 +177,8 @@ def finish(bundle: Bundle, kernel: KernelOutput) -> Results:
     tier = np.empty(n, object)
     for p, profile in enumerate(meta["profiles"]):
         chosen = np.flatnonzero(kernel.best == p)
+        if not chosen.size:
+            continue
         clamped = np.maximum(kernel.earned[chosen], 0)
         names = np.full(chosen.shape[0], profile["tiers"][-1][0], object)
         for name, threshold in reversed(profile["tiers"]):
@@ -223,6 +225,8 @@ def _route(bundle: Bundle, kernel: KernelOutput, tier: np.ndarray) -> tuple[np.n
     for p, profile in enumerate(meta["profiles"]):
         pending = kernel.best == p
         for rule in profile["route"] + meta["route"]:
+            if not pending.any():  # every record of this profile is routed (or there is none)
+                break
             match = pending & _rule_matches(rule, tier, profile_ids, qualified, holds)
             if not match.any():
                 continue
