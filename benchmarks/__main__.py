@@ -14,6 +14,7 @@ import sys
 BENCHMARKS = {
     "kernel": "benchmarks.kernel",
     "served": "benchmarks.served",
+    "baselines": "benchmarks.baselines",
 }
 
 
