@@ -26,7 +26,7 @@ def compile_spec(profiles_dir: Path) -> BundleSpec:
     schema = load_schema(profiles_dir, diagnostics)
     documents = _load_profiles(profiles_dir, diagnostics, skip=set(schema.files) if schema else set())
     routing_file = profiles_dir / "routing.yaml"
-    routing = load_document(routing_file, display_path(routing_file, profiles_dir), diagnostics) if routing_file.is_file() else None
+    routing = load_document(routing_file, display_path(routing_file, profiles_dir), diagnostics) if routing_file.exists() else None
     if schema is None or diagnostics:
         raise CompileError(diagnostics)
     spec = validate_bundle(documents, routing, schema, diagnostics)
@@ -46,8 +46,10 @@ def compile_profiles(profiles_dir: Path) -> Bundle:
 def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics, skip: set[str]) -> list[Document]:
     """Every ``*.yaml`` / ``*.yml`` of the folder but the schema, routing and taxonomy files."""
     documents = []
-    for file in sorted(profiles_dir.glob("*.y*ml")):
-        if file.name in SPECIAL_FILES or file.suffix not in (".yaml", ".yml") or display_path(file, profiles_dir) in skip:
+    for file in sorted(profiles_dir.iterdir()):
+        if file.suffix.lower() not in (".yaml", ".yml") or file.name.startswith("."):
+            continue
+        if file.name.lower() in SPECIAL_FILES or display_path(file, profiles_dir) in skip:
             continue
         document = load_document(file, display_path(file, profiles_dir), diagnostics)
         if document is not None:

@@ -55,7 +55,7 @@ def load_schema(profiles_dir: FilePath, diagnostics: Diagnostics) -> Schema | No
     """The schema for ``profiles_dir``: its own ``schema.yaml``, else the bundled default."""
     own = profiles_dir / "schema.yaml"
     default = DEFAULT_PROFILES_DIR / "schema.yaml"
-    files = [own] if own.is_file() else [default]
+    files = [own] if own.exists() else [default]  # a folder named schema.yaml is reported, not skipped
     documents: list[tuple[FilePath, Document]] = []
     while files:
         file = files.pop()
