@@ -29,7 +29,7 @@ from compiler.tables import TableLayout, Tables
 from compiler.text import PLACEHOLDERS
 from compiler.vocab import Vocab
 
-FORMAT = "icp-bundle/2"
+FORMAT = "icp-bundle/3"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

@@ -52,6 +52,8 @@ class Tables(NamedTuple):
     crit_weight: np.ndarray  # int64[K]
     crit_required: np.ndarray  # uint8[K]
     crit_unknown_counts: np.ndarray  # uint8[K]: required passes / exclusion fires when unknown
+    crit_union: np.ndarray  # int32[K]: set rows: where the union of the row's item masks starts in mask_words
+    crit_popcount: np.ndarray  # uint8[K]: set rows whose items are distinct single bits: count = popcount(record & union)
     item_word_start: np.ndarray  # int32[items]
     mask_words: np.ndarray  # uint64[W]
     set_word_start: np.ndarray  # int32[S]: a set field's first word in a record's set words
@@ -134,6 +136,8 @@ class _Builder:
             "crit_weight": criterion.weight if criterion else 0,
             "crit_required": 1 if criterion and criterion.required else 0,
             "crit_unknown_counts": 1 if criterion and criterion.on_unknown in ("pass", "exclude") else 0,
+            "crit_union": 0,
+            "crit_popcount": 0,
         }
         if field.type == "category":
             row.update(self._category(condition))
@@ -167,11 +171,16 @@ class _Builder:
         n_words = self.set_word_count[field_index]
         taxonomy_leaves = {value: leaves for value, leaves in zip(vocab.values, vocab.leaves, strict=True)}
         first_item = len(self.item_word_start)
+        union, single_bits = 0, True
         for value in condition.values:
             item_leaves = self._item_leaves(condition.field, value, taxonomy_leaves)
             mask = sum(1 << code for code, leaves in enumerate(vocab.leaves) if leaves and leaves & ~item_leaves == 0)
             self.item_word_start.append(len(self.mask_words))
             self.mask_words += words_of(mask, n_words)
+            single_bits = single_bits and mask.bit_count() == 1 and not mask & union
+            union |= mask
+        union_ref = len(self.mask_words)
+        self.mask_words += words_of(union, n_words)
         n_items = len(condition.values)
         count_lo, count_hi = {
             "any": (1, n_items),
@@ -186,6 +195,8 @@ class _Builder:
             "crit_words": n_items,
             "crit_count_lo": count_lo,
             "crit_count_hi": count_hi,
+            "crit_union": union_ref,
+            "crit_popcount": 1 if single_bits else 0,
         }
 
     def _item_leaves(self, field_name: str, value: str, vocab_leaves: dict[str, int]) -> int:
@@ -199,7 +210,7 @@ class _Builder:
             "crit_kind": np.int8, "crit_field": np.int32, "crit_negate": np.uint8, "crit_ref": np.int32,
             "crit_words": np.int32, "crit_count_lo": np.int32, "crit_count_hi": np.int32,
             "crit_lo": np.float64, "crit_hi": np.float64, "crit_partial": np.int8, "crit_weight": np.int64,
-            "crit_required": np.uint8, "crit_unknown_counts": np.uint8,
+            "crit_required": np.uint8, "crit_unknown_counts": np.uint8, "crit_union": np.int32, "crit_popcount": np.uint8,
         }
         arrays = {name: np.array(values, dtypes[name]) for name, values in self.columns.items()}
         word_start = np.cumsum([0, *set_words[:-1]]).astype(np.int32) if set_words else np.zeros(0, np.int32)

@@ -40,6 +40,15 @@ class Columns(NamedTuple):
 
 
 @_jit
+def _popcount(word: np.uint64) -> int:
+    """Set bits of a word (SWAR: no per-bit loop)."""
+    word = word - ((word >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    word = (word & np.uint64(0x3333333333333333)) + ((word >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    word = (word + (word >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((word * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@_jit
 def score_records(
     t: Tables,
     c: Columns,
@@ -74,6 +83,7 @@ def score_records(
     count_lo, count_hi = t.crit_count_lo, t.crit_count_hi
     crit_lo, crit_hi, crit_partial = t.crit_lo, t.crit_hi, t.crit_partial
     weights, required, unknown_counts = t.crit_weight, t.crit_required, t.crit_unknown_counts
+    crit_union, crit_popcount = t.crit_union, t.crit_popcount
     item_word_start, mask_words = t.item_word_start, t.mask_words
     set_word_start, set_words = t.set_word_start, t.set_words
     prof_start, prof_end, prof_excl_end, prof_positive = t.prof_crit_start, t.prof_crit_end, t.prof_excl_end, t.prof_positive
@@ -85,6 +95,24 @@ def score_records(
     first_route_row = n_rows - route_outcomes.shape[1]
     keep_all = all_earned.shape[0] > 0
     outcome = np.empty(n_rows, np.int8)
+    # What each (row, outcome) contributes, laid out row * 3 + outcome, so the per-profile sums
+    # below are branch-free lookups instead of three tests per row.
+    earn = np.zeros(3 * n_rows, np.int64)
+    cover = np.zeros(3 * n_rows, np.int64)
+    blocks = np.zeros(3 * n_rows, np.uint8)
+    for p in range(n_profiles):
+        for k in range(prof_start[p], prof_excl_end[p]):
+            if k < prof_end[p]:
+                earn[3 * k + HOLDS] = weights[k]
+                if weights[k] > 0:
+                    cover[3 * k + HOLDS] = weights[k]
+                    cover[3 * k + FAILS] = weights[k]
+                if required[k]:
+                    blocks[3 * k + FAILS] = 1
+                    blocks[3 * k + UNKNOWN] = 0 if unknown_counts[k] else 1
+            else:
+                blocks[3 * k + HOLDS] = 1
+                blocks[3 * k + UNKNOWN] = 1 if unknown_counts[k] else 0
     one = np.uint64(1)
     for i in range(cat_codes.shape[0]):
         # -- every row's outcome for record i, one loop per kind (fewer mispredicted branches) --
@@ -122,30 +150,37 @@ def score_records(
             if set_present[i, field] == 0:
                 outcome[k] = UNKNOWN
                 continue
-            base, n_words = set_word_start[field], set_words[field]
-            touched = 0
-            for item in range(crit_ref[k], crit_ref[k] + crit_words[k]):
-                start = item_word_start[item]
+            base, n_words, union = set_word_start[field], set_words[field], crit_union[k]
+            if (count_lo[k] == 1 and count_hi[k] == crit_words[k]) or count_hi[k] == 0:
+                # any / none only ask whether the record touches the union of the items
+                touched = 0
                 for w in range(n_words):
-                    if set_bits[i, base + w] & mask_words[start + w]:
-                        touched += 1
+                    if set_bits[i, base + w] & mask_words[union + w]:
+                        touched = 1
                         break
+            elif crit_popcount[k]:
+                touched = 0
+                for w in range(n_words):
+                    touched += _popcount(set_bits[i, base + w] & mask_words[union + w])
+            else:
+                touched = 0
+                for item in range(crit_ref[k], crit_ref[k] + crit_words[k]):
+                    start = item_word_start[item]
+                    for w in range(n_words):
+                        if set_bits[i, base + w] & mask_words[start + w]:
+                            touched += 1
+                            break
             outcome[k] = HOLDS if count_lo[k] <= touched <= count_hi[k] else FAILS
         # -- points, coverage and qualification per profile; keep the best -----------------
         chosen, chosen_earned, chosen_known, chosen_qualified = NO_PROFILE, 0, 0, False
         for p in range(n_profiles):
-            earned, known, qualified = 0, 0, True
-            for k in range(prof_start[p], prof_end[p]):
-                weight = weights[k]
-                if outcome[k] == HOLDS:
-                    earned += weight
-                if weight > 0 and outcome[k] != UNKNOWN:
-                    known += weight
-                if required[k] and (outcome[k] == FAILS or (outcome[k] == UNKNOWN and not unknown_counts[k])):
-                    qualified = False
-            for k in range(prof_end[p], prof_excl_end[p]):
-                if outcome[k] == HOLDS or (outcome[k] == UNKNOWN and unknown_counts[k]):
-                    qualified = False
+            earned, known, blocked = 0, 0, 0
+            for k in range(prof_start[p], prof_excl_end[p]):
+                slot = 3 * k + outcome[k]
+                earned += earn[slot]
+                known += cover[slot]
+                blocked |= blocks[slot]
+            qualified = blocked == 0
             if keep_all:
                 all_earned[i, p], all_known[i, p], all_qualified[i, p] = earned, known, qualified
             # exact comparison of clamped scores earned/positive, in integers
