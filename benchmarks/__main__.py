@@ -15,6 +15,8 @@ BENCHMARKS = {
     "kernel": "benchmarks.kernel",
     "served": "benchmarks.served",
     "baselines": "benchmarks.baselines",
+    "encoding": "benchmarks.encoding",
+    "bulk": "benchmarks.bulk",
 }
 
 
