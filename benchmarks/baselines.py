@@ -36,12 +36,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.machine import machine_info, result_header
 from benchmarks.synthetic import raw_records, synthetic_columns, write_profiles
 from compiler.bundle import Bundle, load_bundle, save_bundle
 from compiler.pipeline import compile_profiles, compile_spec
@@ -369,7 +369,6 @@ def measure_profiles(
 def _machine() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
-    from benchmarks.machine import machine_info
 
     packages: dict[str, str | None] = {}
     for dist in ("duckdb", "zen-engine"):
@@ -393,13 +392,9 @@ def run(
     started = time.perf_counter()
     machine = _machine()
     runs = [measure_profiles(p, sorted(sizes), baselines, repeats, seed, timeout, log) for p in profile_counts]
-    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     checks = [r["check"] for run_ in runs for r in run_["rows"] if "check" in r]
     result = {
-        "benchmark": "baselines",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "machine": machine,
+        **result_header("baselines", started, machine),
         "settings": {
             "seed": seed,
             "repeats": repeats,

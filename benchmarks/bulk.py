@@ -43,12 +43,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.encoding import load_generator
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, result_header
 from cli.records import CHUNK_ROWS
 
 HELP = "icp score on a 1M-row CSV / Parquet file end to end: records/s, wall time, peak memory"
@@ -450,12 +449,8 @@ def run(
             shutil.rmtree(folder, ignore_errors=True)
     main_run = runs[0]
     small = next((r for r in runs if r["records_in"] < records), None)
-    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result = {
-        "benchmark": "bulk",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "machine": machine,
+        **result_header("bulk", started, machine),
         "settings": {
             "records": records,
             "base_records": base,

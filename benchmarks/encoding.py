@@ -33,13 +33,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, result_header
 from cli.records import read_chunks, read_mapping
 from compiler.bundle import Bundle
 from compiler.pipeline import open_bundle
@@ -343,12 +342,8 @@ def run(
             f"  {r['source']}: encode cold {r['encode']['cold_us_per_record']:.2f} / warm "
             f"{r['encode']['warm_us_per_record']:.2f} µs/record, score warm {r['score']['warm_us_per_record']:.2f}"
         )
-    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result = {
-        "benchmark": "encoding",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "machine": machine,
+        **result_header("encoding", started, machine),
         "bundle": {
             "version": bundle.version,
             "profiles": len(bundle.meta["profiles"]),

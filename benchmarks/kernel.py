@@ -28,14 +28,13 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, result_header
 from benchmarks.synthetic import (
     MISSING_RATE,
     UNLISTED_RATE,
@@ -253,12 +252,8 @@ def run(
         log(
             f"  {r['ns_per_record']:.1f} ns/record, floor ×{r['floor_ratio']:.1f}, sanity {'ok' if r['sanity']['agree'] else 'MISMATCH'}"
         )
-    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result = {
-        "benchmark": "kernel",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "machine": machine,
+        **result_header("kernel", started, machine),
         "settings": {
             "seed": seed,
             "repeats": repeats,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,4 +28,18 @@ def machine_info(**extra: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         **extra,
+    }
+
+
+def result_header(name: str, started: float, machine: dict[str, Any]) -> dict[str, Any]:
+    """The common head of every benchmark's JSON: name, when it started, how long it took, and the
+    machine (with the load average at the end added). ``started`` is a ``time.perf_counter()``."""
+    duration = time.perf_counter() - started
+    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    began = datetime.now(UTC) - timedelta(seconds=duration)
+    return {
+        "benchmark": name,
+        "started": began.isoformat(timespec="seconds"),
+        "duration_s": round(duration, 2),
+        "machine": machine,
     }

@@ -39,7 +39,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +46,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.machine import machine_info
+from benchmarks.machine import machine_info, result_header
 
 HELP = "a live icp serve under open-loop unary and closed-loop batch/stream load from a separate process"
 ROOT = Path(__file__).resolve().parent.parent
@@ -443,12 +442,8 @@ def run(
             server_output = server_log.read().strip()
             server_log.close()
             loadgen_log.close()
-    machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     result = {
-        "benchmark": "served",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 2),
-        "machine": machine,
+        **result_header("served", started, machine),
         "note": SHARED_CORES_NOTE.format(cores=machine["affinity"] or machine["cpu_count"]),
         "server": {
             "command": command,
