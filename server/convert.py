@@ -8,7 +8,6 @@ messages carrying the bundle version that produced them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,7 +186,3 @@ def describe(bundle: Bundle) -> Any:
         ],
         fields=[pb.FieldInfo(name=f["name"], type=f["type"], description=f["description"]) for f in meta["fields"]],
     )
-
-
-def ids_of(records: Sequence[Any]) -> list[str]:
-    return [record.id for record in records]
