@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 for all interfaces)")
     serve.add_argument("--port", type=int, default=50051)
     serve.add_argument("--metrics-port", type=int, default=9464, help="Prometheus /metrics port (-1: off)")
-    serve.add_argument("--workers", type=int, default=8, help="gRPC worker threads")
+    serve.add_argument("--threads", type=int, default=8, help="gRPC handler threads per process")
+    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT; see docs/workers.md)")
     serve.add_argument("--max-batch-records", type=int, default=10_000)
     serve.add_argument("--max-message-bytes", type=int, default=16 * 1024 * 1024)
     serve.add_argument("--grace-seconds", type=float, default=10.0, help="how long SIGTERM lets in-flight calls finish")
@@ -189,8 +190,11 @@ def _serve(args: argparse.Namespace) -> int:
     from server.app import ServerConfig, TlsConfig, serve
     from server.decisions import DecisionLogConfig
     from server.scoring import Limits
+    from server.workers import LOG_FORMAT
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    if args.workers < 1 or args.threads < 1:
+        raise InputError("--workers and --threads must be at least 1")
     if (args.tls_cert is None) != (args.tls_key is None):
         raise InputError("--tls-cert and --tls-key go together")
     tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
@@ -211,8 +215,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = ServerConfig(
         source=args.profiles, host=args.host, port=args.port,
         metrics_port=None if args.metrics_port < 0 else args.metrics_port,
-        limits=Limits(args.max_batch_records, args.max_message_bytes), workers=args.workers,
-        admin_token=token or None, tls=tls, grace_seconds=args.grace_seconds,
+        limits=Limits(args.max_batch_records, args.max_message_bytes), threads=args.threads,
+        workers=args.workers, admin_token=token or None, tls=tls, grace_seconds=args.grace_seconds,
         watch=args.watch, reload_debounce_seconds=args.reload_debounce_seconds,
         decision_log=decision_log,
     )

@@ -1,5 +1,6 @@
 """The server factory and the ``icp serve`` process: gRPC (scoring, admin, health, reflection)
-plus Prometheus ``/metrics`` on its own port."""
+plus Prometheus ``/metrics`` on its own port. With ``workers`` > 1, :mod:`server.workers` runs one
+such server per process on a shared port instead."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ from server.api import ADMIN_SERVICE, SCORING_SERVICE, pb_grpc
 from server.decisions import DecisionLog, DecisionLogConfig
 from server.interceptors import ServiceInterceptor
 from server.metrics import Metrics
-from server.reload import Reloader
+from server.reload import Reloader, ReloadOutcome
 from server.scoring import DecisionSink, Limits
 from server.service import AdminService, ScoringService
 from server.state import ServingHolder
 from server.watch import FolderWatcher
 
 log = logging.getLogger("icp.server")
+
+ReloadOthers = Callable[[ReloadOutcome], ReloadOutcome]  # this worker's outcome → the outcome across workers
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ class ServerConfig:
     port: int = 50051  # 0: any free port (tests)
     metrics_port: int | None = 9464  # None: no /metrics endpoint; 0: any free port
     limits: Limits = field(default_factory=Limits)
-    workers: int = 8
+    threads: int = 8  # gRPC handler threads per process
+    workers: int = 1  # server processes sharing the port (server/workers.py); 1: this process serves
+    worker: int | None = None  # set by the supervisor in a worker process: its index (shared port, tagged answers)
     admin_token: str | None = None
     tls: TlsConfig | None = None
     grace_seconds: float = 10.0
@@ -96,18 +101,26 @@ class App:
             time.sleep(0.01)
 
 
-def create_server(config: ServerConfig, registry: CollectorRegistry | None = None, decisions: DecisionSink | None = None) -> App:
+def create_server(
+    config: ServerConfig,
+    registry: CollectorRegistry | None = None,
+    decisions: DecisionSink | None = None,
+    reload_others: ReloadOthers | None = None,
+) -> App:
     """Compile, test and warm the bundle, then start gRPC (and /metrics). Raises ``ActivationError``
-    when the bundle cannot serve. Health is NOT_SERVING until the kernels are warm."""
+    when the bundle cannot serve. Health is NOT_SERVING until the kernels are warm.
+
+    In a worker process (``config.worker`` set) the port is shared (SO_REUSEPORT) and bound only
+    after the bundle is warm, and ``reload_others`` carries an Admin.Reload to the other workers."""
     metrics = Metrics(registry or CollectorRegistry())
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers),
-        interceptors=[ServiceInterceptor(metrics)],
+        futures.ThreadPoolExecutor(max_workers=config.threads),
+        interceptors=[ServiceInterceptor(metrics, worker_tag=config.worker is not None)],
         options=[
             ("grpc.max_receive_message_length", config.limits.max_message_bytes),
             ("grpc.max_send_message_length", config.limits.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(config.worker is not None)),  # one process: a taken port is an error
         ],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -115,8 +128,6 @@ def create_server(config: ServerConfig, registry: CollectorRegistry | None = Non
         (SCORING_SERVICE, ADMIN_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    address = f"{config.host}:{config.port}"
-    port = server.add_secure_port(address, _credentials(config.tls)) if config.tls else server.add_insecure_port(address)
     holder = ServingHolder()
     reloader = Reloader(config.source, holder, metrics)
     if decisions is None and config.decision_log is not None:
@@ -125,15 +136,22 @@ def create_server(config: ServerConfig, registry: CollectorRegistry | None = Non
         decisions = decision_log
     watcher = _watcher(config, reloader)
     pb_grpc.add_ScoringServicer_to_server(ScoringService(holder, config.limits, metrics, decisions), server)
-    pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader)), server)
+    pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader, reload_others)), server)
     for name in ("", SCORING_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    server.start()  # health answers NOT_SERVING while the bundle compiles and the kernels warm
+    if config.worker is None:
+        port = _bind(server, config)
+        server.start()  # health answers NOT_SERVING while the bundle compiles and the kernels warm
     try:
         reloader.activate_first()
     except Exception:
         server.stop(0)
         raise
+    if config.worker is not None:
+        # The kernel hands every listening socket in the group its share of new connections at
+        # once, so a worker joins the shared port only when it can score them.
+        port = _bind(server, config)
+        server.start()
     http, metrics_port = None, None
     if config.metrics_port is not None:
         http, _ = start_http_server(config.metrics_port, addr=config.host, registry=metrics.registry)
@@ -145,9 +163,19 @@ def create_server(config: ServerConfig, registry: CollectorRegistry | None = Non
     return app
 
 
-def _admin_reload(reloader: Reloader) -> Any:
+def _bind(server: grpc.Server, config: ServerConfig) -> int:
+    address = f"{config.host}:{config.port}"
+    return server.add_secure_port(address, _credentials(config.tls)) if config.tls else server.add_insecure_port(address)
+
+
+def _admin_reload(reloader: Reloader, reload_others: ReloadOthers | None) -> Callable[[], tuple[bool, str, str]]:
+    """Admin.Reload: this process's reload, then (in a worker, once it activated) every other
+    worker's, so the answer says what all of them serve."""
+
     def run() -> tuple[bool, str, str]:
         outcome = reloader.reload()
+        if reload_others is not None and outcome.activated:
+            outcome = reload_others(outcome)
         return outcome.activated, outcome.version, outcome.diagnostics
 
     return run
@@ -178,17 +206,29 @@ def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
 
 
 def serve(config: ServerConfig) -> int:
-    """Run until SIGTERM/SIGINT; SIGHUP reloads the profiles."""
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the profiles. ``workers`` > 1: a supervisor of that
+    many server processes (server/workers.py), which creates no gRPC object itself."""
+    if config.workers > 1:
+        from server.workers import supervise
+
+        return supervise(config)
     app = create_server(config)
-    done = threading.Event()
     log.info(
         "serving bundle %s on %s:%d (metrics on :%s)",
         app.holder.current.bundle.version, config.host, app.port, app.metrics_port,
     )
+    return run_until_stopped(app, config)
+
+
+def run_until_stopped(app: App, config: ServerConfig) -> int:
+    """Serve until SIGTERM/SIGINT, then drain (once, however many signals come); SIGHUP reloads."""
+    done = threading.Event()
+    draining = threading.Lock()
 
     def drain() -> None:
-        app.stop(config.grace_seconds, config.drain_quiet_seconds)
-        done.set()
+        if draining.acquire(blocking=False):
+            app.stop(config.grace_seconds, config.drain_quiet_seconds)
+            done.set()
 
     def terminate(signum: int, _frame: Any) -> None:
         log.info("signal %d: draining for up to %.0fs", signum, config.grace_seconds)

@@ -4,6 +4,7 @@ details), and the request metrics (counted from ``context.code()``)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,9 +39,13 @@ def _code_name(context: grpc.ServicerContext, failed: bool) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode(code).name
 
 
+WORKER_PID_KEY = "icp-worker-pid"  # trailing metadata under `icp serve --workers N`: which process answered
+
+
 class ServiceInterceptor(grpc.ServerInterceptor):
-    def __init__(self, metrics: Metrics):
+    def __init__(self, metrics: Metrics, worker_tag: bool = False):
         self.metrics = metrics
+        self._worker_pid = ((WORKER_PID_KEY, str(os.getpid())),) if worker_tag else None
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -79,6 +84,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         """Time and count one call; map a domain error to its status (abort raises)."""
         started, failed = time.perf_counter(), False
         self.metrics.in_flight.inc()
+        if self._worker_pid is not None:
+            context.set_trailing_metadata(self._worker_pid)
         try:
             yield
         except ServiceError as error:

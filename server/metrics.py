@@ -1,13 +1,22 @@
 """Prometheus metrics, defined once on an injected registry (tests start many servers in one
 process). Label values are bounded: methods and codes by gRPC, profiles, tiers and fields by the
-bundle, outcomes by this module."""
+bundle, outcomes by this module.
+
+Under ``icp serve --workers N`` every worker process writes these to prometheus_client's
+multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by server/workers.py before a worker imports
+prometheus_client) and the supervisor serves their sum. Counters and histograms add up; each
+gauge says how its workers' values combine (``multiprocess_mode``; ignored by one process), and
+the ``live`` modes drop a dead worker's value."""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Resolve 50 µs to 50 ms (the client library's defaults start at 5 ms), plus a tail.
 LATENCY_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5)
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # as prometheus_client decides it, at import
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
@@ -22,7 +31,9 @@ class Metrics:
             "grpc_server_handling_seconds", "Time to handle an RPC on the server.",
             ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS, registry=registry,
         )
-        self.in_flight = Gauge("icp_requests_in_flight", "RPCs being handled now.", registry=registry)
+        self.in_flight = Gauge(
+            "icp_requests_in_flight", "RPCs being handled now.", registry=registry, multiprocess_mode="livesum"
+        )
         self.records = Counter(
             "icp_records_scored", "Records scored, by best (or closest) profile and tier.",
             ["profile", "tier"], registry=registry,
@@ -38,14 +49,20 @@ class Metrics:
             "icp_field_values", "Record values by field and status (missing, unreadable, unlisted).",
             ["field", "status"], registry=registry,
         )
-        self.bundle_info = Gauge("icp_bundle_info", "The serving bundle (value 1), by version.", ["version"], registry=registry)
+        self.bundle_info = Gauge(
+            "icp_bundle_info", "Processes serving each bundle version (1 with one process).", ["version"],
+            registry=registry, multiprocess_mode="livesum",
+        )
         self.bundle_loaded = Gauge(
-            "icp_bundle_loaded_timestamp_seconds", "When the serving bundle was activated.", registry=registry
+            "icp_bundle_loaded_timestamp_seconds", "When the serving bundle was activated (the latest across workers).",
+            registry=registry, multiprocess_mode="livemax",
         )
         self.reloads = Counter("icp_reloads", "Bundle reloads, by outcome.", ["outcome"], registry=registry)
 
     def serving(self, version: str, previous: str | None, at: float) -> None:
         if previous is not None:
-            self.bundle_info.remove(previous)
+            self.bundle_info.labels(previous).set(0)
+            if not MULTIPROCESS:  # the multiprocess files cannot drop a series: there it stays at 0
+                self.bundle_info.remove(previous)
         self.bundle_info.labels(version).set(1)
         self.bundle_loaded.set(at)

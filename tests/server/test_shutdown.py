@@ -60,7 +60,7 @@ def server(tmp_path: Path) -> Any:
     (tmp_path / "salt").write_text("shutdown-salt")
     process = subprocess.Popen(
         [*ICP, "serve", "--profiles", str(profiles), "--port", str(port),
-         "--metrics-port", "-1", "--no-watch", "--workers", "8", "--grace-seconds", str(GRACE_SECONDS),
+         "--metrics-port", "-1", "--no-watch", "--threads", "8", "--grace-seconds", str(GRACE_SECONDS),
          "--decision-log", str(tmp_path / "decisions.jsonl"), "--decision-log-hash-salt-file", str(tmp_path / "salt")],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
