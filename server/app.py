@@ -32,7 +32,8 @@ from server.watch import FolderWatcher
 
 log = logging.getLogger("icp.server")
 
-ReloadOthers = Callable[[ReloadOutcome], ReloadOutcome]  # this worker's outcome → the outcome across workers
+# In a worker: run this worker's reload alongside every other worker's; the outcome across them all.
+ReloadEverywhere = Callable[[Callable[[], ReloadOutcome]], ReloadOutcome]
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,13 @@ def create_server(
     config: ServerConfig,
     registry: CollectorRegistry | None = None,
     decisions: DecisionSink | None = None,
-    reload_others: ReloadOthers | None = None,
+    reload_everywhere: ReloadEverywhere | None = None,
 ) -> App:
     """Compile, test and warm the bundle, then start gRPC (and /metrics). Raises ``ActivationError``
     when the bundle cannot serve. Health is NOT_SERVING until the kernels are warm.
 
     In a worker process (``config.worker`` set) the port is shared (SO_REUSEPORT) and bound only
-    after the bundle is warm, and ``reload_others`` carries an Admin.Reload to the other workers."""
+    after the bundle is warm, and ``reload_everywhere`` carries an Admin.Reload to every worker."""
     metrics = Metrics(registry or CollectorRegistry())
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     server = grpc.server(
@@ -136,7 +137,7 @@ def create_server(
         decisions = decision_log
     watcher = _watcher(config, reloader)
     pb_grpc.add_ScoringServicer_to_server(ScoringService(holder, config.limits, metrics, decisions), server)
-    pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader, reload_others)), server)
+    pb_grpc.add_AdminServicer_to_server(AdminService(config.admin_token, _admin_reload(reloader, reload_everywhere)), server)
     for name in ("", SCORING_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if config.worker is None:
@@ -168,14 +169,12 @@ def _bind(server: grpc.Server, config: ServerConfig) -> int:
     return server.add_secure_port(address, _credentials(config.tls)) if config.tls else server.add_insecure_port(address)
 
 
-def _admin_reload(reloader: Reloader, reload_others: ReloadOthers | None) -> Callable[[], tuple[bool, str, str]]:
-    """Admin.Reload: this process's reload, then (in a worker, once it activated) every other
-    worker's, so the answer says what all of them serve."""
+def _admin_reload(reloader: Reloader, reload_everywhere: ReloadEverywhere | None) -> Callable[[], tuple[bool, str, str]]:
+    """Admin.Reload: this process's reload; in a worker, every worker's at once, answered when all
+    have finished, so the answer says what all of them serve."""
 
     def run() -> tuple[bool, str, str]:
-        outcome = reloader.reload()
-        if reload_others is not None and outcome.activated:
-            outcome = reload_others(outcome)
+        outcome = reloader.reload() if reload_everywhere is None else reload_everywhere(reloader.reload)
         return outcome.activated, outcome.version, outcome.diagnostics
 
     return run

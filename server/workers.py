@@ -74,7 +74,7 @@ def run_worker(config: ServerConfig, conn: Connection, log_level: int) -> None:
     logging.basicConfig(level=log_level, format=LOG_FORMAT.replace("%(name)s", f"%(name)s[worker {config.worker}]"))
     link = ParentLink(conn)
     try:
-        app = create_server(config, reload_others=link.reload_others)
+        app = create_server(config, reload_everywhere=link.reload_everywhere)
     except ActivationError as error:
         log.error("the bundle cannot serve:\n%s", error)
         raise SystemExit(1) from None
@@ -99,11 +99,13 @@ class ParentLink:
     def start(self, reload: Callable[[], ReloadOutcome]) -> None:
         threading.Thread(target=self._read, args=(reload,), name="icp-parent-link", daemon=True).start()
 
-    def reload_others(self, own: ReloadOutcome) -> ReloadOutcome:
-        """Ask the supervisor to reload every other worker; fold their answers into ``own``."""
+    def reload_everywhere(self, reload_own: Callable[[], ReloadOutcome]) -> ReloadOutcome:
+        """Have the supervisor reload every other worker while this one reloads; fold their
+        answers into this one's. (If this one's fails, theirs fail alike and they keep serving.)"""
         request, done, answers = next(self._ids), threading.Event(), list[Reload]()
         self._waiting[request] = (done, answers)
         self.send("reload_others", request)
+        own = reload_own()
         if not done.wait(RELOAD_OTHERS_TIMEOUT_SECONDS):
             self._waiting.pop(request, None)
             note = f"the other workers did not answer within {RELOAD_OTHERS_TIMEOUT_SECONDS:.0f}s"
@@ -136,7 +138,9 @@ def combine(own: ReloadOutcome, others: list[Reload]) -> ReloadOutcome:
     version; the diagnostics name each worker that did not."""
     notes = []
     for worker, activated, version, diagnostics in others:
-        if not activated:
+        if not activated and not own.activated and diagnostics == own.diagnostics:  # the same folder, the same errors
+            notes.append(f"worker {worker}: reload failed alike; it still serves {version}")
+        elif not activated:
             notes.append(f"worker {worker}: reload failed; it still serves {version or 'nothing'}\n{diagnostics}".rstrip())
         elif version != own.version:
             notes.append(f"worker {worker}: serves {version} (the profiles changed during the reload; its watcher converges)")

@@ -11,6 +11,7 @@ connection) until both workers have answered; each answer names its process in t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +37,7 @@ from server.api import pb, pb_grpc
 from server.interceptors import WORKER_PID_KEY
 from server.reload import ReloadOutcome
 from server.workers import combine, reserve_port
+from tests.conftest import write_folder
 from tests.server.test_shutdown import ICP, free_port
 
 TOKEN = "workers-admin-token"
@@ -204,18 +206,19 @@ def test_both_workers_answer_like_the_reference_and_metrics_add_up(served: Serve
     workers = children(served.process.pid)
     assert len(answered) == 2 and set(answered) <= workers, (answered.keys(), workers)
     evaluator = ReferenceEvaluator(compile_spec(served.profiles))
-    version = compile_profiles(served.profiles).version
-    compared = 0
+    versions, compared = set(), 0
     for results in answered.values():
         for per_channel in results:
             for batch, response in per_channel:
                 assert [r.id for r in response.results] == [row["id"] for row in batch]
-                assert {r.bundle_version for r in response.results} == {version}
+                versions |= {response.bundle_version} | {r.bundle_version for r in response.results}
                 for row, result in zip(batch, response.results, strict=True):
                     assert as_answer(result) == reference_answer(evaluator, row), row["id"]
                     compared += 1
     records = sum(len(batch) for batch in sent)
     assert compared == records
+    assert len(versions) == 1  # both workers serve the same bundle
+    (version,) = versions
     # One aggregate over both processes: every call and record counted once, whichever worker took it.
     calls = total(after, "grpc_server_handled_total", grpc_method="ScoreBatch", grpc_code="OK") - total(
         before, "grpc_server_handled_total", grpc_method="ScoreBatch", grpc_code="OK"
@@ -229,35 +232,45 @@ def test_both_workers_answer_like_the_reference_and_metrics_add_up(served: Serve
 
 def test_admin_reload_reaches_every_worker_before_it_answers(served: Served) -> None:
     before = served.scrape()
-    old = compile_profiles(served.profiles).version
+    old = serving_version(served)
     saas = served.profiles / "enterprise-saas.yaml"
-    name = saas.read_text().split("\nname: ", 1)[1].split("\n", 1)[0]
-    saas.write_text(saas.read_text().replace(f"\nname: {name}\n", f"\nname: {name} (rev {time.time_ns()})\n"))
+    text = saas.read_text()
+    name = text.split("\nname: ", 1)[1].split("\n", 1)[0]
+
+    # A change that cannot serve: every worker refuses it alike and keeps the bundle it has.
+    saas.write_text(text.replace("weight: 25}", "weight: 25, wieght: 3}", 1))
+    response, _ = admin_reload(served)
+    assert not response.activated and response.version == old
+    assert "unknown key 'wieght'" in response.diagnostics
+    assert re.search(f"\nworker [01]: reload failed alike; it still serves {old}$", response.diagnostics)
+
+    saas.write_text(text.replace(f"\nname: {name}\n", f"\nname: {name} (rev {time.time_ns()})\n"))
     new = compile_profiles(served.profiles).version
     assert new != old
-
-    with served.channel() as channel:
-        admin = pb_grpc.AdminStub(channel)
-        response, call = admin.Reload.with_call(pb.ReloadRequest(), metadata=[("authorization", f"Bearer {TOKEN}")], timeout=120)
+    response, call = admin_reload(served)
     assert (response.activated, response.version, response.diagnostics) == (True, new, "")
     receiver = pid_of(call)
 
     # No waiting: the answer came after every worker had swapped.
-    def describe(stub: Any, _n: int) -> tuple[Any, grpc.Call]:
-        return stub.DescribeBundle.with_call(pb.DescribeBundleRequest(), timeout=10)
-
-    answered = over_channels(served, describe)
+    answered = over_channels(served, _describe)
     assert len(answered) == 2 and receiver in answered
     assert {bundle.version for answers in answered.values() for bundle in answers} == {new}
     after = served.scrape()
     assert total(after, "icp_bundle_info", version=new) == 2
     assert total(after, "icp_bundle_info", version=old) == 0  # kept at 0: multiprocess files cannot drop a series
-    activated = total(after, "icp_reloads_total", outcome="activated") - total(before, "icp_reloads_total", outcome="activated")
-    assert activated == 2
+    for outcome in ("activated", "failed"):  # each worker: one refused change, one activated
+        assert total(after, "icp_reloads_total", outcome=outcome) - total(before, "icp_reloads_total", outcome=outcome) == 2
+
+
+def admin_reload(served: Served) -> tuple[Any, grpc.Call]:
+    with served.channel() as channel:
+        admin = pb_grpc.AdminStub(channel)
+        return admin.Reload.with_call(pb.ReloadRequest(), metadata=[("authorization", f"Bearer {TOKEN}")], timeout=120)
 
 
 def test_a_killed_worker_is_restarted_and_counted(served: Served) -> None:
     before = served.scrape()
+    version = serving_version(served)
     victim = min(children(served.process.pid) & set(over_channels(served, _describe)))
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: f"(pid {victim}) was killed by signal 9; restarting it" in served.output(), "the restart")
@@ -266,7 +279,6 @@ def test_a_killed_worker_is_restarted_and_counted(served: Served) -> None:
 
     answered = over_channels(served, _describe)
     assert victim not in answered and len(answered) == 2
-    version = compile_profiles(served.profiles).version
     assert {bundle.version for answers in answered.values() for bundle in answers} == {version}
     after = served.scrape()
     assert total(after, "icp_worker_restarts_total") - total(before, "icp_worker_restarts_total") == 1
@@ -277,6 +289,13 @@ def test_a_killed_worker_is_restarted_and_counted(served: Served) -> None:
 
 def _describe(stub: Any, _n: int) -> tuple[Any, grpc.Call]:
     return stub.DescribeBundle.with_call(pb.DescribeBundleRequest(), timeout=10)
+
+
+def serving_version(served: Served) -> str:
+    """The one version both workers serve."""
+    versions = {bundle.version for answers in over_channels(served, _describe).values() for bundle in answers}
+    assert len(versions) == 1, versions
+    return versions.pop()
 
 
 def test_sigterm_drains_every_worker_and_the_tree_exits(served: Served) -> None:
@@ -307,9 +326,7 @@ def test_sigterm_drains_every_worker_and_the_tree_exits(served: Served) -> None:
 
 
 def test_a_bundle_that_cannot_serve_exits_1_and_leaves_no_process(tmp_path: Path) -> None:
-    profiles = shutil.copytree(DEFAULT_PROFILES_DIR, tmp_path / "profiles")
-    saas = profiles / "enterprise-saas.yaml"
-    saas.write_text(saas.read_text().replace("weight: 25}", "weight: 25, wieght: 3}", 1))
+    profiles = write_folder(tmp_path / "profiles", [{"id": "one", "criteria": [{"field": "size", "min": 5, "weight": 1, "wieght": 3}]}])
     served = start_served(tmp_path, profiles)
     try:
         seen: set[int] = set()
