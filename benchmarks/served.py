@@ -112,6 +112,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime: fields 14 and 15 of stat(5)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of ``pid`` and its live children: ``icp serve --workers N`` is a supervisor and N workers."""
+    total = cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+            if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):  # gone between the listing and the read
+            continue
+    return total
+
+
 def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float) -> float:
     """Seconds until grpc.health.v1 Check("") answers SERVING."""
     started = time.perf_counter()
@@ -273,7 +288,7 @@ class Bench:
         mark: dict[str, Any] = {}
         if scrape_first:
             mark["metrics"] = scrape(self.metrics_port)
-        mark["server_cpu"] = cpu_seconds(self.server_pid)
+        mark["server_cpu"] = tree_cpu_seconds(self.server_pid)
         mark["client_cpu"] = cpu_seconds(self.loadgen.pid)
         mark["wall"] = time.perf_counter()
         if not scrape_first:
@@ -319,9 +334,9 @@ class Bench:
 
     def idle(self, seconds: float) -> dict[str, float]:
         """Server CPU while nothing calls it (pollers, metrics thread): the background to subtract by eye."""
-        c0, t0 = cpu_seconds(self.server_pid), time.perf_counter()
+        c0, t0 = tree_cpu_seconds(self.server_pid), time.perf_counter()
         time.sleep(seconds)
-        c1, t1 = cpu_seconds(self.server_pid), time.perf_counter()
+        c1, t1 = tree_cpu_seconds(self.server_pid), time.perf_counter()
         return {"seconds": t1 - t0, "server_cpu_s": c1 - c0, "server_cores_busy": (c1 - c0) / (t1 - t0)}
 
 
@@ -390,6 +405,8 @@ def run(
                 server_log.seek(0)
                 log(server_log.read()[-4000:])
                 raise
+            if workers is not None and workers > 1:  # health answers from the first worker up; wait for all
+                ready_s = wait_all_workers(server, server_log, timeout=120)
             log(
                 f"served: icp serve (pid {server.pid}) SERVING on {address} after {ready_s:.2f} s; metrics :{metrics_port}"
             )
@@ -467,7 +484,7 @@ def run(
             "records": str(records),
             "unary": "open loop: calls sent on schedule with the gRPC future API; latency from send to completion callback",
             "throughput": "closed loop: each caller sends its next batch when the previous answer arrived",
-            "server_cpu": "utime+stime of the server process (/proc/PID/stat) around the measured calls",
+            "server_cpu": "utime+stime of the server process and its workers (/proc/PID/stat) around the measured calls",
             "server_quantiles": "histogram_quantile-style linear interpolation in bucket deltas of /metrics",
         },
         "targets": {
@@ -486,6 +503,50 @@ def run(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def wait_all_workers(server: subprocess.Popen[bytes], log: IO[Any], timeout: float) -> float:
+    """Seconds until the supervisor logs that every worker serves."""
+    started = time.perf_counter()
+    while True:
+        log.seek(0)
+        if "workers (pids" in log.read():
+            return time.perf_counter() - started
+        if server.poll() is not None or time.perf_counter() - started > timeout:
+            raise RuntimeError("icp serve --workers did not report every worker serving")
+        time.sleep(0.05)
+
+
+def run_scaling(worker_counts: Sequence[int], out: Path | None, **throughput: Any) -> dict[str, Any]:
+    """ScoreBatch throughput against ``icp serve --workers N`` for each N, in one run; ratios to the first N."""
+    runs = {n: run(rates=(), methods=("ScoreBatch",), workers=n, out=None, **throughput) for n in worker_counts}
+    first = runs[worker_counts[0]]["throughput"]
+    rows = []
+    for i, point in enumerate(first):
+        row = {key: point[key] for key in ("form", "batch_size", "concurrency")}
+        for n in worker_counts:
+            measured = runs[n]["throughput"][i]
+            row[f"workers_{n}"] = {
+                key: measured[key] for key in ("records_per_s", "server_cores_busy", "server_cpu_us_per_record", "errors")
+            }
+            row[f"workers_{n}"]["ratio"] = measured["records_per_s"] / point["records_per_s"] if point["records_per_s"] else 0.0
+        rows.append(row)
+    result = {"workers": list(worker_counts), "scaling": rows, "runs": {str(n): r for n, r in runs.items()}}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def scaling_table(result: dict[str, Any]) -> str:
+    counts = result["workers"]
+    header = "| form | batch | callers | " + " | ".join(f"--workers {n}: rec/s (cores busy)" for n in counts) + " | ratio |"
+    lines = [header, "|---|---:|---:|" + "---:|" * (len(counts) + 1)]
+    for r in result["scaling"]:
+        cells = " | ".join(f"{r[f'workers_{n}']['records_per_s']:,.0f} ({r[f'workers_{n}']['server_cores_busy']:.2f})" for n in counts)
+        ratio = r[f"workers_{counts[-1]}"]["ratio"]
+        lines.append(f"| {r['form']} | {r['batch_size']:,} | {r['concurrency']} | {cells} | {ratio:.2f}× |")
+    return "\n".join(lines)
 
 
 def _pair_unary(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -603,6 +664,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--idle", type=float, dest="idle_s", help="seconds of idle server CPU measured first (default 1)"
     )
     parser.add_argument("--workers", type=int, help="icp serve --workers (default: the server's own default)")
+    parser.add_argument(
+        "--scaling",
+        help="worker counts, e.g. 1,2: only ScoreBatch throughput, once per icp serve --workers N, with the ratio "
+        "(use several callers: SO_REUSEPORT balances connections, one per caller)",
+    )
     parser.add_argument("--profiles", type=Path, help="icp serve --profiles (default: the bundled profiles)")
     parser.add_argument(
         "--records", type=Path, default=DEFAULT_RECORDS, help="CSV of records (default examples/data/visitors.csv)"
@@ -621,6 +687,21 @@ def main(args: argparse.Namespace) -> int:
     def pick(name: str) -> Any:
         value = getattr(args, name)
         return preset[name] if value is None else value
+
+    if args.scaling:
+        scaled = run_scaling(
+            _ints(args.scaling),
+            args.out.with_name(args.out.stem + "-scaling.json"),
+            batch_sizes=_ints(args.batch_sizes or "1000"),
+            concurrency=_ints(args.concurrency or "4"),
+            forms=_names(pick("forms")),
+            throughput_duration=float(pick("throughput_duration")),
+            idle_s=float(pick("idle_s")),
+            profiles=args.profiles,
+            records=args.records,
+        )
+        print(scaling_table(scaled))
+        return 1 if any(r["errors"] for run in scaled["runs"].values() for r in run["throughput"]) else 0
 
     result = run(
         rates=_floats(pick("rates")),
@@ -648,4 +729,4 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["HELP", "add_arguments", "histogram_quantile", "main", "markdown_tables", "run"]
+__all__ = ["HELP", "add_arguments", "histogram_quantile", "main", "markdown_tables", "run", "run_scaling", "scaling_table"]
