@@ -384,7 +384,7 @@ def run(
         str(metrics_port),
         "--no-watch",
         "--log-level",
-        "WARNING",
+        "INFO" if workers is not None and workers > 1 else "WARNING",  # INFO: the supervisor says when all serve
     ]
     if workers is not None:
         command += ["--workers", str(workers)]
@@ -406,7 +406,7 @@ def run(
                 log(server_log.read()[-4000:])
                 raise
             if workers is not None and workers > 1:  # health answers from the first worker up; wait for all
-                ready_s = wait_all_workers(server, server_log, timeout=120)
+                ready_s += wait_all_workers(server, server_log, timeout=120)
             log(
                 f"served: icp serve (pid {server.pid}) SERVING on {address} after {ready_s:.2f} s; metrics :{metrics_port}"
             )
