@@ -10,7 +10,10 @@ after a warm-up call excluded from timing, best of ``repeats``:
   every encoded column of every record once (sums them), one thread, on the
   same arrays;
 * two threads: the records split in two halves, ``run_kernel`` on each half
-  from a ``ThreadPoolExecutor(2)`` (the kernel releases the GIL).
+  from a ``ThreadPoolExecutor(2)`` (the kernel releases the GIL);
+* a records sweep (1, 10, 100, ... records per call): the median time of one
+  ``run_kernel`` call per batch size, so the fixed cost per call (allocating
+  outputs, finding the plan) shows next to the per-record cost.
 
 Not timed: a sanity check that the synthetic columns and the real encoder
 (fed :func:`benchmarks.synthetic.raw_records` for the same records) give the
@@ -142,6 +145,7 @@ def measure(
     sanity_records: int,
     threads: bool = True,
     max_call_s: float | None = None,
+    sweep_sizes: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Everything for one profile count (see the module docstring).
 
@@ -216,6 +220,8 @@ def measure(
         "sanity": sanity,
         "outputs": _outputs_summary(result_out, n_profiles),
     }
+    if sweep_sizes:
+        run["sweep"] = records_sweep(bundle, columns, [s for s in sweep_sizes if s <= n_records])
     if two_thread_times:
         two_s = min(two_thread_times)
         run.update(
@@ -225,6 +231,28 @@ def measure(
             two_threads_evaluations_per_s=evaluations / two_s,
         )
     return run
+
+
+SWEEP_SIZES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+SWEEP_RECORDS_PER_SIZE = 2_000_000  # records scored per batch size (so small sizes get many calls)
+
+
+def records_sweep(bundle: Bundle, columns: Columns, sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """Median wall time of one ``run_kernel`` call for each batch size (calls walk through the records)."""
+    n = columns.cat_codes.shape[0]
+    points = []
+    for size in sizes:
+        calls = max(3, min(20_000, SWEEP_RECORDS_PER_SIZE // size))
+        times = []
+        for call in range(calls):
+            start = (call * size) % max(1, n - size + 1)
+            batch = slice_columns(columns, start, start + size)
+            began = time.perf_counter()
+            run_kernel(bundle, batch)
+            times.append(time.perf_counter() - began)
+        median = float(np.median(times))
+        points.append({"records": size, "calls": calls, "median_call_s": median, "ns_per_record": median / size * 1e9})
+    return points
 
 
 def run(
@@ -238,6 +266,7 @@ def run(
     threads: bool = True,
     out: Path | None = RESULTS_DIR / "kernel.json",
     max_call_s: float | None = 8.0,
+    sweep_sizes: Sequence[int] = SWEEP_SIZES,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> dict[str, Any]:
     """Run the kernel benchmark, write JSON to ``out`` (unless ``None``) and return the result."""
@@ -247,7 +276,7 @@ def run(
     for n_profiles in profile_counts:
         n = large_records if n_profiles >= large_from else records
         log(f"kernel: {n_profiles} profiles × {n:,} records ...")
-        runs.append(measure(n_profiles, n, repeats, seed, sanity_records, threads, max_call_s))
+        runs.append(measure(n_profiles, n, repeats, seed, sanity_records, threads, max_call_s, sweep_sizes))
         r = runs[-1]
         log(
             f"  {r['ns_per_record']:.1f} ns/record, floor ×{r['floor_ratio']:.1f}, sanity {'ok' if r['sanity']['agree'] else 'MISMATCH'}"
@@ -264,6 +293,7 @@ def run(
             "unlisted_rate": UNLISTED_RATE,
             "sanity_records": sanity_records,
             "max_call_s": max_call_s,
+            "sweep_sizes": list(sweep_sizes),
             "timing": "wall clock, best of repeats after a warm-up call; run_kernel includes allocating its outputs",
         },
         "targets": {
@@ -295,6 +325,15 @@ def markdown_table(result: dict[str, Any]) -> str:
             f"{r['floor_ratio']:.3g}× | {speedup} | {r['outputs']['qualified_share']:.1%} | "
             f"{'ok' if r['sanity']['agree'] else 'MISMATCH'} ({r['sanity']['records']:,}) |"
         )
+    sweeps = [r for r in result["runs"] if r.get("sweep")]
+    if sweeps:
+        sizes = [point["records"] for point in sweeps[0]["sweep"]]
+        lines += ["", "ns per record by records per call (median call):", "",
+                  "| profiles | " + " | ".join(f"{size:,}" for size in sizes) + " |", "|---:" * (len(sizes) + 1) + "|"]
+        for r in sweeps:
+            by_size = {point["records"]: point["ns_per_record"] for point in r["sweep"]}
+            cells = [f"{by_size[size]:,.0f}" if size in by_size else "—" for size in sizes]
+            lines.append(f"| {r['profiles']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -323,6 +362,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-threads", action="store_true", help="skip the 2-thread measurement")
     parser.add_argument(
+        "--sweep",
+        default=",".join(str(size) for size in SWEEP_SIZES),
+        help="records per call for the sweep, comma separated ('' to skip; sizes above the run's records are left out)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=RESULTS_DIR / "kernel.json",
@@ -343,6 +387,7 @@ def main(args: argparse.Namespace) -> int:
         not args.no_threads,
         args.out,
         args.max_call_s or None,
+        [int(x) for x in str(args.sweep).split(",") if x.strip()],
     )
     print(markdown_table(result))
     print(

@@ -41,6 +41,7 @@ RULE_KEYS = ("when", "action", "queue", "escalate", "escalate_if")
 EXPECT_KEYS = ("profile", "tier", "action", "queue", "escalate", "score", "qualified")
 ROUTE_BUILTINS = ("tier", "profile", "qualified")
 MAX_WEIGHT = 1_000_000  # keeps every sum of points far inside int64
+MAX_PROFILE_POINTS = 2**31 - 1  # a profile's points either way: the kernel adds them up in int32 (half the bytes to move)
 
 
 @dataclass
@@ -123,6 +124,12 @@ def _profile(context: _Context) -> ProfileSpec | None:
         context.report(
             "no_positive_points", ("criteria",), "no criterion has a positive weight, so no score can be computed",
             "give at least one criterion a weight such as 'weight: 10'",
+        )
+    elif sum(abs(c.weight) for c in criteria) > MAX_PROFILE_POINTS:
+        context.report(
+            "bad_value", ("criteria",),
+            f"the weights add up to {sum(abs(c.weight) for c in criteria):,} points either way; a profile has at most {MAX_PROFILE_POINTS:,}",
+            "scale the weights down: only their ratios change scores",
         )
     tiers = _tiers(context, data.get("tiers"))
     examples = _examples(context, _listed(data, "examples"), tiers)

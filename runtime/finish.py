@@ -22,6 +22,7 @@ import numpy as np
 from compiler.bundle import Bundle
 from compiler.spec import DEFAULT_ACTION
 from runtime.kernels import FAILS, HOLDS, UNKNOWN, Columns, score_records
+from runtime.plan import plan_for
 
 OUTCOME_NAMES = {FAILS: "fails", HOLDS: "holds", UNKNOWN: "unknown"}
 
@@ -57,7 +58,7 @@ def run_kernel(bundle: Bundle, columns: Columns, per_profile: bool = False) -> K
         np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.uint8),
     )
     score_records(
-        tables, columns, out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
+        tables, plan_for(bundle), columns, out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
         out.all_earned, out.all_known, out.all_qualified,
     )
     return out

@@ -76,7 +76,7 @@ def test_synthetic_columns_score_like_the_encoder_path(tmp_path: Path) -> None:
 
 def test_kernel_benchmark_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "kernel.json"
-    result = kernel.run([2], records=2_000, repeats=1, sanity_records=2_000, out=out, log=lambda line: None)
+    result = kernel.run([2], records=2_000, repeats=1, sanity_records=2_000, out=out, sweep_sizes=(1, 100, 5_000), log=lambda line: None)
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(result))
     assert {"benchmark", "duration_s", "machine", "settings", "targets", "sanity_ok", "runs"} <= set(written)
@@ -88,3 +88,6 @@ def test_kernel_benchmark_writes_json(tmp_path: Path) -> None:
     for key in POSITIVE:
         assert run[key] > 0, key
     assert "| 2 | 2,000 |" in kernel.markdown_table(written)
+    # sizes above the run's records are left out; each point is one call's median over many calls
+    assert [(p["records"], p["calls"]) for p in run["sweep"]] == [(1, 20_000), (100, 20_000)]
+    assert all(p["median_call_s"] > 0 and p["ns_per_record"] == p["median_call_s"] / p["records"] * 1e9 for p in run["sweep"])

@@ -80,3 +80,19 @@ def test_not_a_bundle_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.icpb").write_text("hello")
     with pytest.raises(BundleFileError, match="not a readable icp bundle"):
         load_bundle(tmp_path / "x.icpb")
+
+
+def test_a_profile_whose_weights_pass_int32_is_refused_with_its_total(tmp_path: Path) -> None:
+    """The kernel sums points in int32; 2,148 criteria at the largest weight pass 2**31 - 1."""
+    from compiler.diagnostics import CompileError
+    from tests.conftest import write_folder
+
+    heavy = [{"field": "size", "min": i, "weight": 1_000_000} for i in range(2_148)]
+    folder = write_folder(tmp_path / "p", [{"id": "heavy", "criteria": heavy}])
+    with pytest.raises(CompileError) as raised:
+        compile_profiles(folder)
+    rendered = raised.value.diagnostics.render()
+    assert "heavy.yaml" in rendered and "criteria" in rendered
+    assert "the weights add up to 2,148,000,000 points either way; a profile has at most 2,147,483,647" in rendered
+    fine = [{"field": "size", "min": i, "weight": 1_000_000} for i in range(2_147)]
+    compile_profiles(write_folder(tmp_path / "q", [{"id": "fine", "criteria": fine}]))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import runtime.plan
 from compiler import compile_profiles, compile_spec
 from runtime.engine import Scorer
 from runtime.reference import ReferenceEvaluator
@@ -154,13 +157,43 @@ def bundles(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(bundle=bundles(), batch=st.lists(records(), min_size=1, max_size=25))
 def test_compiled_path_matches_reference(bundle: tuple[list[dict[str, Any]], dict[str, Any] | None], batch: list[dict[str, Any]]) -> None:
+    _check_against_reference(bundle, batch)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bundle=bundles(), batch=st.lists(records(), min_size=1, max_size=25))
+def test_rows_read_one_by_one_match_reference(bundle: tuple[list[dict[str, Any]], dict[str, Any] | None], batch: list[dict[str, Any]]) -> None:
+    """With no room for tables, every category and number row is a loose row read one by one."""
+    with _table_budget(0):
+        _check_against_reference(bundle, batch)
+
+
+@contextmanager
+def _table_budget(budget: int) -> Iterator[None]:
+    saved = runtime.plan.TABLE_BUDGET_BYTES
+    runtime.plan.TABLE_BUDGET_BYTES = budget
+    runtime.plan.forget_plans()
+    try:
+        yield
+    finally:
+        runtime.plan.TABLE_BUDGET_BYTES = saved
+        runtime.plan.forget_plans()
+
+
+def _check_against_reference(bundle: tuple[list[dict[str, Any]], dict[str, Any] | None], batch: list[dict[str, Any]]) -> None:
     drawn, routing = bundle
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_folder(Path(tmp) / "profiles", drawn, routing)
         compiled = compile_profiles(folder)
         reference = ReferenceEvaluator(compile_spec(folder))
-    scored = Scorer(compiled).score(batch)
+    scored = Scorer(compiled).score(batch, per_profile=True)
+    kernel = scored.results.kernel
     for i, record in enumerate(batch):
         answer = scored.results.answer(i)
         answer.pop("version")
         assert answer == reference.evaluate(record), f"record {i}: {record}"
+        for p, profile in enumerate(compiled.meta["profiles"]):  # every profile's totals, not only the best's
+            expected = reference.profile(reference.spec.profiles[p], record)
+            assert profile["id"] == expected["profile"]
+            assert (kernel.all_earned[i, p], bool(kernel.all_qualified[i, p])) == (expected["earned"], expected["qualified"]), f"record {i}"
+            assert round(int(kernel.all_known[i, p]) / profile["positive_points"], 4) == expected["coverage"], f"record {i}"
