@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -100,8 +100,32 @@ class EncodedBatch:
     size: int
 
 
+# What one distinct raw value of a field reads as; computed once and cached per field.
+MISSING_VALUE, PRESENT, UNREADABLE = 0, 1, 2
+
+
+class Reading(NamedTuple):
+    status: int
+    code: int = MISSING_CODE  # category: the value's code; the vocabulary size when unlisted
+    lo: float = math.nan  # number: the range
+    hi: float = math.nan
+    bits: tuple[tuple[int, int], ...] = ()  # set: (word within the field, bit mask)
+    unlisted: tuple[str, ...] = ()  # cleaned texts counted as unlisted
+    unreadable: str | None = None  # an unreadable number's text
+    problem: str | None = None  # a wrong shape, reported per record
+
+
+_MISSING_READING = Reading(MISSING_VALUE)
+
+
 class Encoder:
-    """Encodes records for one bundle. Reuse it: it caches raw value → code per field."""
+    """Encodes records for one bundle. Reuse it: it caches what each distinct raw value reads as.
+
+    Work is per distinct value, not per record: a column is factorized, each distinct value is
+    read once (and remembered across calls: real traffic repeats a few thousand spellings, and
+    reading one — NFKC, regexes, taxonomy lookup — costs far more than a dict lookup), and the
+    results are spread to the records with NumPy.
+    """
 
     def __init__(self, bundle: Bundle, scales: Mapping[str, float] | None = None):
         self.bundle = bundle
@@ -112,21 +136,22 @@ class Encoder:
         self.set_start = bundle.tables.set_word_start
         self.set_words = bundle.tables.set_words
         self.total_set_words = int(self.set_words.sum())
-        # Raw text → result, per field: real traffic repeats a few thousand spellings, and reading one
-        # (NFKC, regexes, taxonomy lookup) costs far more than a dict lookup.
-        self._cache: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
-        self._items: dict[str, dict[str, tuple[str, int]]] = {name: {} for name in self.fields}
-        self._splits: dict[str, dict[str, tuple[str, ...]]] = {name: {} for name in self.fields}
-        self._numbers: dict[str, dict[str, Any]] = {name: {} for name in self.fields}
+        self._readings: dict[str, dict[Any, Reading]] = {name: {} for name in self.fields}
         self.options = {name: ParseOptions.from_meta(meta.get("parse_options")) for name, meta in self.fields.items()}
         self.placeholders = frozenset(bundle.meta["placeholders"]) if "placeholders" in bundle.meta else PLACEHOLDERS
         self._vocabularies = {
             name: Vocabulary(f["keys"], f["values"], self.placeholders) for name, f in self.fields.items() if "keys" in f
         }
+        self._read = {"category": self._read_category, "number": self._read_number, "set": self._read_set}
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
-        n = len(records)
-        columns = Columns(
+        """Records as mappings of field name → raw value (absent, None and NaN are missing)."""
+        columns = {name: factorize([record.get(name) for record in records]) for name in self.fields}
+        return self.encode_columns(columns, len(records))
+
+    def encode_columns(self, columns: Mapping[str, Factorized], n: int) -> EncodedBatch:
+        """Factorized columns of ``n`` records; a field with no column is missing everywhere."""
+        encoded = Columns(
             np.full((n, self.n_cat), MISSING_CODE, np.int32),
             np.full((n, self.n_num), np.nan),
             np.full((n, self.n_num), np.nan),
@@ -135,140 +160,198 @@ class Encoder:
         )
         quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
         problems: list[RecordProblem] = []
-        for i, record in enumerate(records):
-            for name, meta in self.fields.items():
-                raw = record.get(name)
-                if _is_missing(raw):
-                    quality[name].missing += 1
-                    continue
-                problem = self._encode_value(meta, raw, columns, i, quality[name])
-                if problem is not None:
-                    problems.append(RecordProblem(i, name, problem))
-        return EncodedBatch(columns, quality, problems, n)
+        for name, meta in self.fields.items():
+            column = columns.get(name)
+            if column is None:
+                quality[name].missing += n
+                continue
+            readings = self._readings_of(meta, column.values, column.keys)
+            counts = np.bincount(column.inverse + 1, minlength=len(readings) + 1)
+            quality[name].missing += int(counts[0])
+            self._count(readings, counts[1:], quality[name])
+            self._spread(meta, readings, column.inverse, encoded)
+            if any(reading.problem is not None for reading in readings):
+                wrong = np.array([reading.problem is not None for reading in readings] + [False])
+                problems += [
+                    RecordProblem(i, name, str(readings[u].problem))
+                    for i, u in zip(np.flatnonzero(wrong[column.inverse]).tolist(), column.inverse[wrong[column.inverse]].tolist(), strict=True)
+                ]
+        problems.sort(key=lambda p: p.record)  # stable: fields stay in schema order
+        return EncodedBatch(encoded, quality, problems, n)
 
-    def _encode_value(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
-        kind = meta["type"]
-        if kind == "number":
-            return self._encode_number(meta, raw, columns, i, quality)
+    def _readings_of(self, meta: dict[str, Any], values: Sequence[Any], keys: Sequence[Any] | None) -> list[Reading]:
+        cache, read = self._readings[meta["name"]], self._read[meta["type"]]
+        readings = []
+        for raw, key in zip(values, values if keys is None else keys, strict=True):
+            reading = cache.get(key)
+            if reading is None:
+                reading = read(meta, raw)
+                if len(cache) < _CACHE_LIMIT and not _is_identity_key(key):
+                    cache[key] = reading
+            readings.append(reading)
+        return readings
+
+    @staticmethod
+    def _count(readings: list[Reading], counts: np.ndarray, quality: FieldQuality) -> None:
+        for reading, count in zip(readings, counts.tolist(), strict=True):
+            if not count:
+                continue
+            if reading.status == MISSING_VALUE:
+                quality.missing += count
+            elif reading.status == UNREADABLE:
+                quality.unreadable += count
+                if reading.unreadable is not None:
+                    quality.unreadable_values[reading.unreadable] += count
+            else:
+                quality.present += count
+                if reading.unlisted:
+                    quality.unlisted += count
+                    for text in reading.unlisted:
+                        quality.unlisted_values[text] += count
+
+    def _spread(self, meta: dict[str, Any], readings: list[Reading], inverse: np.ndarray, encoded: Columns) -> None:
+        """Each record gets its value's reading; index -1 (no value) picks the trailing missing entry."""
+        index, kind = meta["index"], meta["type"]
         if kind == "category":
-            if isinstance(raw, (list, tuple, dict, set, bool)):
-                quality.unreadable += 1
-                return f"expected one value, found {type(raw).__name__}"
-            code = self._code(meta, raw, quality)
-            if code is not None:
-                columns.cat_codes[i, meta["index"]] = code
-            return None
-        return self._encode_set(meta, raw, columns, i, quality)
+            codes = np.array([r.code for r in readings] + [MISSING_CODE], np.int32)
+            encoded.cat_codes[:, index] = codes[inverse]
+        elif kind == "number":
+            lo = np.array([r.lo for r in readings] + [math.nan])
+            hi = np.array([r.hi for r in readings] + [math.nan])
+            encoded.num_lo[:, index], encoded.num_hi[:, index] = lo[inverse], hi[inverse]
+        else:
+            present = np.array([r.status == PRESENT for r in readings] + [False], np.uint8)
+            encoded.set_present[:, index] = present[inverse]
+            bits = [(u, word, mask) for u, reading in enumerate(readings) for word, mask in reading.bits]
+            if bits:
+                base, width = int(self.set_start[index]), int(self.set_words[index])
+                words = np.zeros((len(readings) + 1, width), np.uint64)
+                rows, at, masks = zip(*bits, strict=True)
+                words[list(rows), list(at)] = np.array(masks, np.uint64)  # (row, word) pairs are distinct
+                encoded.set_bits[:, base:base + width] = words[inverse]
 
-    def _code(self, meta: dict[str, Any], raw: Any, quality: FieldQuality) -> int | None:
-        """The code of one category value (``vocab size`` if unlisted), or ``None`` if missing."""
+    def _read_category(self, meta: dict[str, Any], raw: Any) -> Reading:
+        if _is_missing(raw):
+            return _MISSING_READING
+        if isinstance(raw, (list, tuple, dict, set, bool)):
+            return Reading(UNREADABLE, problem=f"expected one value, found {type(raw).__name__}")
         text = raw if isinstance(raw, str) else _number_text(raw)
-        cache = self._cache[meta["name"]]
-        hit = cache.get(text)
-        if hit is None:
-            key = value_key(text, self.placeholders)
-            hit = ("missing", 0) if key is None else ("code", meta["keys"][key]) if key in meta["keys"] else ("unlisted", len(meta["values"]))
-            if len(cache) < _CACHE_LIMIT:
-                cache[text] = hit
-        status, code = hit
-        if status == "missing":
-            quality.missing += 1
-            return None
-        quality.present += 1
-        if status == "unlisted":
-            quality.unlisted += 1
-            quality.unlisted_values[clean_text(text)] += 1
-        return int(code)
+        key = value_key(text, self.placeholders)
+        if key is None:
+            return _MISSING_READING
+        if key in meta["keys"]:
+            return Reading(PRESENT, code=int(meta["keys"][key]))
+        return Reading(PRESENT, code=len(meta["values"]), unlisted=(clean_text(text),))
 
-    def _encode_set(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
-        name = meta["name"]
+    def _read_set(self, meta: dict[str, Any], raw: Any) -> Reading:
+        if _is_missing(raw):
+            return _MISSING_READING
         if isinstance(raw, str):
-            items: Sequence[Any] = self._split(name, raw)
+            items: Sequence[Any] = self._split(raw)
         elif isinstance(raw, (list, tuple, set, frozenset)):
             items = list(raw)
         else:
-            quality.unreadable += 1
-            return f"expected a list of values, found {type(raw).__name__}"
+            return Reading(UNREADABLE, problem=f"expected a list of values, found {type(raw).__name__}")
         bad = next((item for item in items if not isinstance(item, (str, int)) or isinstance(item, bool)), None)
         if bad is not None:
-            quality.unreadable += 1
-            return f"expected text items, found {type(bad).__name__}"
-        resolved = [self._item(meta, str(item)) for item in items]
-        if (not items and isinstance(raw, str)) or (items and all(status == "missing" for status, _ in resolved)):
-            quality.missing += 1  # 'N/A; unknown' or ',' say nothing: missing, not a known empty set
-            return None
-        index = meta["index"]
-        base = int(self.set_start[index])
-        columns.set_present[i, index] = 1
-        quality.present += 1
-        unlisted = 0
-        for item, (status, code) in zip(items, resolved, strict=True):
-            if status == "code":
-                columns.set_bits[i, base + (code >> 6)] |= np.uint64(1) << np.uint64(code & 63)
-            elif status == "unlisted":
-                unlisted += 1
-                quality.unlisted_values[clean_text(str(item))] += 1
-        if unlisted:
-            quality.unlisted += 1
-        return None
-
-    def _split(self, name: str, raw: str) -> tuple[str, ...]:
-        cache = self._splits[name]
-        items = cache.get(raw)
-        if items is None:
-            items = tuple(part for part in SET_SEPARATORS.split(raw) if part.strip()) if value_key(raw, self.placeholders) is not None else ()
-            if len(cache) < _CACHE_LIMIT:
-                cache[raw] = items
-        return items
-
-    def _item(self, meta: dict[str, Any], text: str) -> tuple[str, int]:
-        """One set item: ("code", bit), ("known", 0) for a value no criterion uses, ("unlisted", 0), ("missing", 0)."""
-        cache = self._items[meta["name"]]
-        hit = cache.get(text)
-        if hit is None:
-            key = value_key(text, self.placeholders)
+            return Reading(UNREADABLE, problem=f"expected text items, found {type(bad).__name__}")
+        keys = [value_key(str(item), self.placeholders) for item in items]
+        if (not items and isinstance(raw, str)) or (items and all(key is None for key in keys)):
+            return _MISSING_READING  # 'N/A; unknown' or ',' say nothing: missing, not a known empty set
+        masks: dict[int, int] = {}
+        unlisted = []
+        for item, key in zip(items, keys, strict=True):
             code = None if key is None else meta["keys"].get(key)
-            if key is None:
-                hit = ("missing", 0)
-            elif code is None:
-                hit = ("unlisted", 0)
-            else:
-                hit = ("known", 0) if code == KNOWN_UNUSED else ("code", code)
-            if len(cache) < _CACHE_LIMIT:
-                cache[text] = hit
-        return hit
+            if code is None:
+                if key is not None:
+                    unlisted.append(clean_text(str(item)))
+            elif code != KNOWN_UNUSED:
+                masks[code >> 6] = masks.get(code >> 6, 0) | 1 << (code & 63)
+        return Reading(PRESENT, bits=tuple(masks.items()), unlisted=tuple(unlisted))
 
-    def _number(self, meta: dict[str, Any], raw: Any) -> Any:
-        if not isinstance(raw, str):
-            return parse_number(raw, meta["parse"], self.options[meta["name"]])
-        cache = self._numbers[meta["name"]]
-        value = cache.get(raw)
-        if value is None:
-            value = parse_number(raw, meta["parse"], self.options[meta["name"]])
-            if len(cache) < _CACHE_LIMIT:
-                cache[raw] = value
-        return value
+    def _split(self, raw: str) -> tuple[str, ...]:
+        if value_key(raw, self.placeholders) is None:
+            return ()
+        return tuple(part for part in SET_SEPARATORS.split(raw) if part.strip())
 
-    def _encode_number(self, meta: dict[str, Any], raw: Any, columns: Columns, i: int, quality: FieldQuality) -> str | None:
+    def _read_number(self, meta: dict[str, Any], raw: Any) -> Reading:
+        if _is_missing(raw):
+            return _MISSING_READING
         if isinstance(raw, (list, tuple, dict, set)):  # a NumberRange is how typed callers send ranges
-            quality.unreadable += 1
-            return f"expected a number or a range, found {type(raw).__name__}"
-        value = self._number(meta, raw)
+            return Reading(UNREADABLE, problem=f"expected a number or a range, found {type(raw).__name__}")
+        value = parse_number(raw, meta["parse"], self.options[meta["name"]])
         if value is MISSING:
-            quality.missing += 1
-            return None
+            return _MISSING_READING
         if isinstance(value, Unreadable):
-            quality.unreadable += 1
-            quality.unreadable_values[value.raw] += 1
-            return None
+            return Reading(UNREADABLE, unreadable=value.raw)
         assert isinstance(value, NumberRange)  # parse_number returns one of three kinds
         scale = self.scales.get(meta["name"], 1.0)
         if scale != 1.0 and _is_plain_number(raw):
-            value = NumberRange(value.lo * scale, value.hi * scale)
-        quality.present += 1
-        columns.num_lo[i, meta["index"]] = value.lo
-        columns.num_hi[i, meta["index"]] = value.hi
-        return None
+            return Reading(PRESENT, lo=value.lo * scale, hi=value.hi * scale)
+        return Reading(PRESENT, lo=value.lo, hi=value.hi)
+
+
+class Factorized(NamedTuple):
+    """One field's column as its distinct raw values and, per record, which one it has.
+
+    ``inverse[i]`` indexes ``values``; -1 means the record has no value at all. ``keys`` are
+    the values' cache keys, or None when the values are their own keys (text and None).
+    Producers: :func:`factorize` (Python values) and the CLI's Arrow reader (dictionary-encoded
+    columns).
+    """
+
+    values: Sequence[Any]
+    inverse: np.ndarray  # int64[n]
+    keys: Sequence[Any] | None = None
+
+
+def factorize(raws: Sequence[Any]) -> Factorized:
+    """The distinct values of a column, each kept as it first appeared, and every record's index.
+
+    Text (and None) is keyed by itself; anything else by its type and value, so ``True`` and
+    ``1`` stay apart, and a list by its items and their types (one that cannot be hashed is a
+    value of its own).
+    """
+    numbers = set(map(type, raws)) - {str, type(None)}
+    if not numbers or numbers == {int} or numbers == {float}:  # values are their own keys: no 1 == 1.0 == True
+        index: dict[Any, int] = {}
+        inverse = [index.setdefault(raw, len(index)) for raw in raws]
+        return Factorized(list(index), np.array(inverse, np.int64))
+    keys = [_key(raw) for raw in raws]
+    first: dict[Any, Any] = {}
+    for key, raw in zip(keys, raws, strict=True):
+        first.setdefault(key, raw)
+    index = {key: u for u, key in enumerate(first)}
+    return Factorized(list(first.values()), np.array([index[key] for key in keys], np.int64), list(first))
+
+
+_ITEM_SEPARATOR = "\x1f"
+
+
+def _key(raw: Any) -> Any:
+    kind = type(raw)
+    if kind is str or raw is None:
+        return raw
+    if kind is list or kind is tuple:
+        try:  # a list of text, as sets arrive: its items joined, when no item holds the separator
+            joined = _ITEM_SEPARATOR.join(raw)
+            if joined.count(_ITEM_SEPARATOR) == len(raw) - 1:
+                return (kind, joined)
+        except TypeError:
+            pass
+        key: Any = (kind, tuple(raw), tuple(map(type, raw)))
+    else:
+        key = (kind, raw)
+    try:
+        hash(key)
+    except TypeError:
+        return ("object", id(raw))
+    return key
+
+
+def _is_identity_key(key: Any) -> bool:
+    """Keyed by ``id()``: valid only while that object lives, so never cached."""
+    return isinstance(key, tuple) and key[0] == "object"
 
 
 def _is_missing(raw: Any) -> bool:
