@@ -307,8 +307,9 @@ def phases(input_path: Path, records: int, folder: Path, formats: Sequence[str])
     """
     import itertools
 
-    from cli.main import _output_columns, _tally, _Writer
-    from cli.records import read_chunks, read_mapping
+    from cli.main import _tally
+    from cli.output import Writer, answer_columns
+    from cli.records import read_batches, read_mapping
     from cli.report import RunSummary
     from compiler.pipeline import open_bundle
     from compiler.schema import DEFAULT_PROFILES_DIR
@@ -318,15 +319,15 @@ def phases(input_path: Path, records: int, folder: Path, formats: Sequence[str])
     started = time.perf_counter()
     bundle = open_bundle(DEFAULT_PROFILES_DIR)
     open_s = time.perf_counter() - started
-    header, chunks = read_chunks(input_path)
+    header, chunks = read_batches(input_path)
     mapping = read_mapping(None, header, bundle.meta["fields"])
     encoder = Encoder(bundle, mapping.scales)
     run_kernel(bundle, encoder.encode([{}]).columns)  # JIT load, not timed
     encoder = Encoder(bundle, mapping.scales)
     summary = RunSummary()
-    steps = dict.fromkeys(["read", "map", "encode", "kernel", "finish", "tally", "output_columns"], 0.0)
+    steps = dict.fromkeys(["read", "factorize", "encode", "kernel", "finish", "tally", "output_columns"], 0.0)
     writes = dict.fromkeys(formats, 0.0)
-    writers = {fmt: _Writer(folder / f"phases.{fmt}", header) for fmt in formats}
+    writers = {fmt: Writer(folder / f"phases.{fmt}", header) for fmt in formats}
     for w in writers.values():
         w.__enter__()
     n = 0
@@ -334,14 +335,14 @@ def phases(input_path: Path, records: int, folder: Path, formats: Sequence[str])
         iterator = iter(chunks)
         while n < records:
             t0 = time.perf_counter()
-            rows = next(iterator, None)
+            chunk = next(iterator, None)
             t1 = time.perf_counter()
-            if rows is None:
+            if chunk is None:
                 break
-            rows = rows[: records - n]
-            recs = mapping.to_records(rows)
+            chunk = chunk.head(records - n)
+            columns = mapping.to_columns(chunk)
             t2 = time.perf_counter()
-            encoded = encoder.encode(recs)
+            encoded = encoder.encode_columns(columns, chunk.size)
             t3 = time.perf_counter()
             kernel = run_kernel(bundle, encoded.columns)
             t4 = time.perf_counter()
@@ -349,15 +350,15 @@ def phases(input_path: Path, records: int, folder: Path, formats: Sequence[str])
             t5 = time.perf_counter()
             _tally(summary, results, encoded.quality, len(encoded.problems), bundle)
             t6 = time.perf_counter()
-            extra = _output_columns(results, bundle)
+            answers = answer_columns(results, bundle)
             t7 = time.perf_counter()
             for step, seconds in zip(steps, itertools.pairwise((t0, t1, t2, t3, t4, t5, t6, t7)), strict=True):
                 steps[step] += seconds[1] - seconds[0]
             for fmt, writer in writers.items():
                 w0 = time.perf_counter()
-                writer.write(rows, extra)
+                writer.write(chunk, answers)
                 writes[fmt] += time.perf_counter() - w0
-            n += len(rows)
+            n += chunk.size
     finally:
         for fmt, writer in writers.items():
             w0 = time.perf_counter()

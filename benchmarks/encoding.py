@@ -219,14 +219,11 @@ def field_profile(records: Sequence[Mapping[str, Any]], meta: dict[str, Any]) ->
 
 
 def cache_entries(encoder: Encoder) -> dict[str, int]:
-    """Entries in the encoder's per-field caches after a pass (private attributes; a count only)."""
+    """Entries in the encoder's per-field cache of readings after a pass (a private attribute; a count only)."""
     out: dict[str, int] = {}
-    for attribute in ("_cache", "_numbers", "_splits", "_items"):
-        caches = getattr(encoder, attribute, None)
-        if isinstance(caches, dict):
-            for name, cache in caches.items():
-                if isinstance(cache, dict) and cache:
-                    out[name] = out.get(name, 0) + len(cache)
+    for name, cache in getattr(encoder, "_readings", {}).items():
+        if cache:
+            out[name] = len(cache)
     return out
 
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from cli.records import CHUNK_ROWS, ColumnMapping, InputError, parse_key_values, read_chunks, read_mapping, read_record
+import pyarrow as pa
+
+from cli.output import Writer, answer_columns
+from cli.records import (
+    CHUNK_ROWS,
+    Chunk,
+    ColumnMapping,
+    InputError,
+    parse_key_values,
+    read_batches,
+    read_mapping,
+    read_record,
+)
 from cli.report import RunSummary
 from cli.review_commands import add_review_commands as _review_commands
 from compiler.bundle import Bundle, BundleFileError, save_bundle
@@ -21,12 +32,7 @@ from compiler.pipeline import open_bundle
 from compiler.schema import DEFAULT_PROFILES_DIR
 from runtime.engine import Scorer
 from runtime.examples import run_examples
-from runtime.finish import OUTCOME_NAMES, Results
-
-OUTPUT_COLUMNS = (
-    "icp_profile", "icp_qualified", "icp_score", "icp_tier", "icp_coverage", "icp_action",
-    "icp_queue", "icp_escalate", "icp_disqualified_by", "icp_reasons", "icp_version",
-)
+from runtime.finish import Results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -225,7 +231,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     bundle = open_bundle(args.profiles)
-    header, chunks = read_chunks(args.input)
+    header, chunks = read_batches(args.input)
     mapping = read_mapping(args.mapping, header, bundle.meta["fields"])
     if not mapping.columns:
         raise InputError(f"{args.input}: no column maps to a field; write a mapping file (see examples/mappings/)")
@@ -233,12 +239,12 @@ def _score(args: argparse.Namespace) -> int:
     summary = RunSummary()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with _Writer(args.output, header) as writer:
-        for rows in chunks:
-            scored = scorer.score(mapping.to_records(rows))
+    with Writer(args.output, header) as writer:
+        for chunk in chunks:
+            scored = scorer.score_columns(mapping.to_columns(chunk), chunk.size)
             _tally(summary, scored.results, scored.encoded.quality, len(scored.encoded.problems), bundle)
-            _warn_wrong_shapes(scored.encoded.problems, rows, mapping, summary.records - len(rows))
-            writer.write(rows, _output_columns(scored.results, bundle))
+            _warn_wrong_shapes(scored.encoded.problems, chunk, mapping, summary.records - chunk.size)
+            writer.write(chunk, answer_columns(scored.results, bundle))
             if not args.quiet and sys.stderr.isatty():
                 rate = summary.records / max(time.perf_counter() - started, 1e-9)
                 print(f"\r  {summary.records:,} records  {rate:,.0f}/s", end="", file=sys.stderr)
@@ -255,11 +261,12 @@ def _score(args: argparse.Namespace) -> int:
 _WRONG_SHAPE_WARNINGS = 5
 
 
-def _warn_wrong_shapes(problems: list[Any], rows: list[dict[str, Any]], mapping: ColumnMapping, offset: int) -> None:
+def _warn_wrong_shapes(problems: list[Any], chunk: Chunk, mapping: ColumnMapping, offset: int) -> None:
     """Name the first few wrong-shaped values by record (1-based row, and id if mapped) and field."""
     for problem in problems[:_WRONG_SHAPE_WARNINGS] if offset < 10 * CHUNK_ROWS else ():
-        row = rows[problem.record]
-        who = f"record {offset + problem.record + 1}" + (f" (id {row.get(mapping.id_column)})" if mapping.id_column else "")
+        who = f"record {offset + problem.record + 1}"
+        if mapping.id_column:
+            who += f" (id {chunk.value(mapping.id_column, problem.record)})"
         print(f"warning: {who}, field '{problem.field}': {problem.message}; read as missing", file=sys.stderr)
 
 
@@ -268,85 +275,18 @@ def _tally(summary: RunSummary, results: Results, quality: Any, problems: int, b
     summary.records += results.size
     summary.problems += problems
     summary.out_of_icp += int((results.kernel.qualified == 0).sum())
-    qualified = results.kernel.qualified.astype(bool)
-    summary.tiers.update(zip([ids[p] for p in results.kernel.best], results.tier, qualified.tolist(), strict=True))
-    summary.routes.update(zip(results.action, results.queue, strict=True))
+    tiers = _counted(profile=results.kernel.best, tier=results.tier, qualified=results.kernel.qualified.astype(bool))
+    for row in tiers:
+        summary.tiers[(ids[row["profile"]], row["tier"], row["qualified"])] += row["count_all"]
+    for row in _counted(action=results.action, queue=results.queue):
+        summary.routes[(row["action"], row["queue"])] += row["count_all"]
     summary.add_quality(quality)
 
 
-def _output_columns(results: Results, bundle: Bundle) -> list[list[Any]]:
-    """Per record, the values of OUTPUT_COLUMNS (compact reasons: ``id=outcome;...``)."""
-    profiles = bundle.meta["profiles"]
-    items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
-    rows = []
-    for i in range(results.size):
-        p = int(results.kernel.best[i])
-        outcomes = results.reasons[i]
-        qualified = bool(results.kernel.qualified[i])
-        rows.append([
-            profiles[p]["id"], qualified, results.score_tenths[i] / 10, results.tier[i],
-            round(float(results.coverage[i]), 4), results.action[i], results.queue[i] or "", bool(results.escalate[i]),
-            "" if qualified else items[p][results.disqualified_by[i]],
-            ";".join(f"{cid}={OUTCOME_NAMES[int(o)]}" for cid, o in zip(items[p], outcomes, strict=False)),
-            bundle.version,
-        ])
-    return rows
-
-
-def _text_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
-
-
-class _Writer:
-    """Writes input rows plus the icp_* columns as CSV, JSON Lines or Parquet."""
-
-    def __init__(self, path: Path, header: list[str]):
-        self.path, self.header = path, header
-        self.kind = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower(), "csv")
-        self.handle: TextIO | None = None
-        self.parquet: Any = None
-
-    def __enter__(self) -> _Writer:
-        if self.kind != "parquet":
-            self.handle = self.path.open("w", encoding="utf-8", newline="")
-            if self.kind == "csv":
-                self.csv = csv.writer(self.handle)
-                self.csv.writerow([*self.header, *OUTPUT_COLUMNS])
-        return self
-
-    def write(self, rows: list[dict[str, Any]], extra: list[list[Any]]) -> None:
-        if self.kind == "csv":
-            self.csv.writerows([*(row.get(c, "") for c in self.header), *values] for row, values in zip(rows, extra, strict=True))
-        elif self.kind == "jsonl":
-            assert self.handle is not None
-            for row, values in zip(rows, extra, strict=True):
-                self.handle.write(json.dumps({**row, **dict(zip(OUTPUT_COLUMNS, values, strict=True))}, default=str) + "\n")
-        else:
-            self._write_parquet(rows, extra)
-
-    def _write_parquet(self, rows: list[dict[str, Any]], extra: list[list[Any]]) -> None:
-        """Input columns as text (their values differ in type from row to row in CSV and JSON
-        Lines), the icp_* columns typed; one schema for the whole file."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if self.parquet is None:
-            types = {"icp_qualified": pa.bool_(), "icp_score": pa.float64(), "icp_coverage": pa.float64(), "icp_escalate": pa.bool_()}
-            fields = [pa.field(c, pa.string()) for c in self.header]
-            fields += [pa.field(c, types.get(c, pa.string())) for c in OUTPUT_COLUMNS]
-            self.parquet = pq.ParquetWriter(self.path, pa.schema(fields))
-        columns: dict[str, list[Any]] = {c: [_text_or_none(row.get(c)) for row in rows] for c in self.header}
-        for position, name in enumerate(OUTPUT_COLUMNS):
-            columns[name] = [values[position] for values in extra]
-        self.parquet.write_table(pa.table(columns, schema=self.parquet.schema))
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
-        if self.parquet is not None:
-            self.parquet.close()
+def _counted(**columns: Any) -> list[dict[str, Any]]:
+    """Distinct combinations of the columns' values with their counts (grouped in Arrow, not per record)."""
+    table = pa.table({name: pa.array(values) for name, values in columns.items()})
+    return table.group_by(list(columns)).aggregate([([], "count_all")]).to_pylist()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Reading record files in chunks and mapping their columns to fields.
 
-Formats: CSV (UTF-8, Windows-1252, or a file mixing both line by line),
-JSON Lines, and Parquet when pyarrow is installed. A mapping file names the
+Formats: CSV (UTF-8, Windows-1252, or a file mixing both: each cell that is
+not UTF-8 is read as Windows-1252), JSON Lines, and Parquet. CSV and Parquet are
+read by Arrow's compiled readers, in chunks, as columns. A mapping file names the
 column of each field (and a scale for numbers written in units, such as
 revenue in $M); without one, a column maps to a field when its header matches
 the field's name or one of the schema's ``columns:`` aliases.
@@ -18,9 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import yaml
 
 from compiler.text import value_key
+from runtime.encode import Factorized, factorize
 
 CHUNK_ROWS = 50_000
 
@@ -37,6 +43,10 @@ class ColumnMapping:
 
     def to_records(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{name: row.get(column) for name, column in self.columns.items()} for row in rows]
+
+    def to_columns(self, chunk: Chunk) -> dict[str, Factorized]:
+        """Each mapped field's column, factorized (what :meth:`runtime.encode.Encoder.encode_columns` reads)."""
+        return {name: chunk.column(column) for name, column in self.columns.items()}
 
 
 MAPPING_KEYS = ("id", "fields", "description")
@@ -103,16 +113,72 @@ def _auto_mapping(header: list[str], fields: list[dict[str, Any]]) -> ColumnMapp
     return ColumnMapping(columns, {}, by_key.get("id"))
 
 
-def read_chunks(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
-    """The header and an iterator of row chunks (dicts of column → raw value)."""
+class Chunk:
+    """A run of input rows, kept as the reader had them: an Arrow table of text (CSV) or typed
+    (Parquet) columns, or a list of dicts (JSON Lines, and CSV that Arrow cannot parse)."""
+
+    def __init__(self, header: list[str], table: pa.Table | None = None, rows: list[dict[str, Any]] | None = None):
+        self.header, self._table, self._rows = header, table, rows
+        self.size = table.num_rows if table is not None else len(rows or ())
+
+    def head(self, n: int) -> Chunk:
+        """The first ``n`` rows."""
+        if self._table is not None:
+            return Chunk(self.header, self._table.slice(0, n))
+        return Chunk(self.header, rows=self.rows()[:n])
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            assert self._table is not None
+            self._rows = self._table.to_pylist()
+        return self._rows
+
+    def column(self, name: str) -> Factorized:
+        """The input column ``name`` as distinct values and each row's index (an absent cell is -1)."""
+        if self._table is None:
+            return factorize([row.get(name) for row in self.rows()])
+        values = self._table.column(name).combine_chunks()
+        if pa.types.is_string(values.type) or pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            coded = values.dictionary_encode()
+            inverse = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            return Factorized(coded.dictionary.to_pylist(), inverse)
+        return factorize(values.to_pylist())
+
+    def value(self, column: str, row: int) -> Any:
+        return self._table.column(column)[row].as_py() if self._table is not None else self.rows()[row].get(column)
+
+    def table(self) -> pa.Table:
+        """Every input column, for writing beside the answers (JSON values that are not text become JSON text)."""
+        if self._table is not None:
+            return self._table
+        rows = self.rows()
+        return pa.table({c: pa.array([_text_or_none(row.get(c)) for row in rows], pa.string()) for c in self.header})
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+
+
+def read_batches(path: Path) -> tuple[list[str], Iterator[Chunk]]:
+    """The header and an iterator of chunks of about CHUNK_ROWS rows."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl(path)
-    if suffix == ".parquet":
+        header, rows = _jsonl(path)
+    elif suffix == ".parquet":
         return _parquet(path)
-    return _csv(path)
+    else:
+        return _csv(path)
+    return header, (Chunk(header, rows=chunk) for chunk in rows)
+
+
+def read_chunks(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
+    """The header and an iterator of row chunks (dicts of column → raw value)."""
+    header, chunks = read_batches(path)
+    return header, (chunk.rows() for chunk in chunks)
 
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long text cells are data, not an error
@@ -128,16 +194,84 @@ def _decoded_lines(path: Path) -> Iterator[str]:
                 yield raw.decode("cp1252", errors="replace")
 
 
-def _csv(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
-    reader = csv.reader(_decoded_lines(path), strict=True)
-    header = next(_checked(reader, path), None)
-    if not header:
-        raise InputError(f"{path}: the file is empty (or its first line is)")
+def _decoded(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _as_text(values: pa.ChunkedArray) -> pa.Array:
+    """A column of CSV cells as text: UTF-8, or each distinct cell that is not read as Windows-1252."""
+    values = values.combine_chunks()
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid:
+        coded = values.dictionary_encode()
+        texts = pa.array([_decoded(raw) for raw in coded.dictionary.to_pylist()], pa.string())
+        return pa.DictionaryArray.from_arrays(coded.indices, texts).cast(pa.string())
+
+
+def _csv(path: Path) -> tuple[list[str], Iterator[Chunk]]:
+    """Arrow's CSV reader (compiled, streaming); a file it cannot parse — rows with more or fewer
+    cells than the header, say — is read on from where it stopped by Python's, which pads short
+    rows with missing values."""
+    header = _csv_header(path)
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise InputError(f"{path}: column name '{duplicated[0]}' appears more than once in the header")
 
-    return header, _chunked(dict(zip(header, row, strict=False)) for row in _checked(reader, path))
+    def chunks() -> Iterator[Chunk]:
+        done = 0
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, column_names=header, skip_rows=1),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.binary()), strings_can_be_null=False),
+            )
+            pending: list[pa.RecordBatch] = []
+            for batch in reader:
+                pending.append(batch)
+                if sum(b.num_rows for b in pending) >= CHUNK_ROWS:
+                    chunk = _text_chunk(header, pending)
+                    pending = []
+                    done += chunk.size
+                    yield chunk
+            if pending:
+                chunk = _text_chunk(header, pending)
+                done += chunk.size
+                yield chunk
+        except pa.ArrowInvalid:
+            yield from _python_csv_chunks(path, header, skip=done)
+
+    return header, chunks()
+
+
+_BLOCK_BYTES = 4 << 20
+
+
+def _text_chunk(header: list[str], batches: list[pa.RecordBatch]) -> Chunk:
+    table = pa.Table.from_batches(batches)
+    return Chunk(header, pa.table({name: _as_text(table.column(name)) for name in header}))
+
+
+def _csv_header(path: Path) -> list[str]:
+    reader = csv.reader(_decoded_lines(path), strict=True)
+    header = next(_checked(reader, path), None)
+    if not header:
+        raise InputError(f"{path}: the file is empty (or its first line is)")
+    return header
+
+
+def _python_csv_chunks(path: Path, header: list[str], skip: int) -> Iterator[Chunk]:
+    reader = csv.reader(_decoded_lines(path), strict=True)
+    rows = _checked(reader, path)
+    next(rows)
+    for _ in range(skip):
+        next(rows)
+    for chunk in _chunked(dict(zip(header, row, strict=False)) for row in rows):
+        yield Chunk(header, rows=chunk)
 
 
 def _checked(reader: Any, path: Path) -> Iterator[list[str]]:
@@ -189,21 +323,17 @@ def _json_row(line: str, path: Path, number: int) -> dict[str, Any]:
     return row
 
 
-def _parquet(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as error:
-        raise InputError("reading Parquet needs pyarrow: pip install 'icp-scoring[parquet]'") from error
+def _parquet(path: Path) -> tuple[list[str], Iterator[Chunk]]:
     try:
         table = pq.ParquetFile(path)
     except Exception as error:  # pyarrow raises several types for damaged files
         raise InputError(f"{path}: not a readable Parquet file ({error})") from error
     header = list(table.schema_arrow.names)
 
-    def chunks() -> Iterator[list[dict[str, Any]]]:
+    def chunks() -> Iterator[Chunk]:
         try:
             for batch in table.iter_batches(batch_size=CHUNK_ROWS):
-                yield batch.to_pylist()
+                yield Chunk(header, pa.Table.from_batches([batch]))
         except OSError as error:
             raise InputError(f"{path}: not a readable Parquet file ({error})") from error
 

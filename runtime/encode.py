@@ -193,21 +193,18 @@ class Encoder:
 
     @staticmethod
     def _count(readings: list[Reading], counts: np.ndarray, quality: FieldQuality) -> None:
-        for reading, count in zip(readings, counts.tolist(), strict=True):
-            if not count:
-                continue
-            if reading.status == MISSING_VALUE:
-                quality.missing += count
-            elif reading.status == UNREADABLE:
-                quality.unreadable += count
-                if reading.unreadable is not None:
-                    quality.unreadable_values[reading.unreadable] += count
-            else:
-                quality.present += count
-                if reading.unlisted:
-                    quality.unlisted += count
-                    for text in reading.unlisted:
-                        quality.unlisted_values[text] += count
+        status = np.fromiter((r.status for r in readings), np.int8, len(readings))
+        quality.missing += int(counts[status == MISSING_VALUE].sum())
+        quality.unreadable += int(counts[status == UNREADABLE].sum())
+        quality.present += int(counts[status == PRESENT].sum())
+        for u in np.flatnonzero(counts).tolist():
+            reading = readings[u]
+            if reading.unlisted:
+                quality.unlisted += int(counts[u])
+                for text in reading.unlisted:
+                    quality.unlisted_values[text] += int(counts[u])
+            elif reading.unreadable is not None:
+                quality.unreadable_values[reading.unreadable] += int(counts[u])
 
     def _spread(self, meta: dict[str, Any], readings: list[Reading], inverse: np.ndarray, encoded: Columns) -> None:
         """Each record gets its value's reading; index -1 (no value) picks the trailing missing entry."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.bundle import Bundle
-from runtime.encode import EncodedBatch, Encoder
+from runtime.encode import EncodedBatch, Encoder, Factorized
 from runtime.finish import Results, finish, run_kernel
 
 
@@ -32,7 +32,13 @@ class Scorer:
         self.encoder = Encoder(bundle, scales)
 
     def score(self, records: Sequence[Mapping[str, Any]], per_profile: bool = False) -> Scored:
-        encoded = self.encoder.encode(records)
+        return self._scored(self.encoder.encode(records), per_profile)
+
+    def score_columns(self, columns: Mapping[str, Factorized], n: int, per_profile: bool = False) -> Scored:
+        """``n`` records given as factorized columns (see :func:`runtime.encode.factorize`)."""
+        return self._scored(self.encoder.encode_columns(columns, n), per_profile)
+
+    def _scored(self, encoded: EncodedBatch, per_profile: bool) -> Scored:
         started = time.perf_counter()
         kernel = run_kernel(self.bundle, encoded.columns, per_profile)
         kernel_seconds = time.perf_counter() - started
