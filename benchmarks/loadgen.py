@@ -106,8 +106,10 @@ def batches(rows: Sequence[dict[str, str]], size: int, form: str, count: int = 4
             out.append(pb.ScoreBatchRequest(records=[to_record(row) for row in chosen]))
         elif form == "columns":
             out.append(pb.ScoreBatchRequest(columns=to_columns(chosen)))
+        elif form == "columnar":
+            out.append(pb.ScoreBatchRequest(columns=to_columns(chosen), columnar_results=True))
         else:
-            raise ValueError(f"unknown form {form!r} (records or columns)")
+            raise ValueError(f"unknown form {form!r} (records, columns or columnar)")
     return out
 
 
@@ -294,9 +296,10 @@ class ThroughputPhase(Phase):
 
     def _check(self, response: Any, out: dict[str, Any]) -> None:
         out["batches"] += 1
-        out["records"] += len(response.results)
-        out["record_errors"] += sum(1 for r in response.results if r.errors)
-        if len(response.results) != self.size:
+        answered = len(response.results) or len(response.columns.ids)
+        out["records"] += answered
+        out["record_errors"] += sum(1 for r in response.results if r.errors) + len(response.columns.errors)
+        if answered != self.size:
             out["wrong_sizes"] += 1
 
     @staticmethod

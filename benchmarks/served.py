@@ -68,7 +68,7 @@ FULL = {
     "unary_duration": 5.0,
     "batch_sizes": "1,10,100,1000",
     "concurrency": "1,2",
-    "forms": "records,columns",
+    "forms": "records,columns,columnar",
     "methods": "ScoreBatch,ScoreStream",
     "throughput_duration": 3.0,
     "idle_s": 1.0,
@@ -78,7 +78,7 @@ QUICK = {
     "unary_duration": 0.8,
     "batch_sizes": "1,10,100,1000",
     "concurrency": "1,2",
-    "forms": "records,columns",
+    "forms": "records,columns,columnar",
     "methods": "ScoreBatch,ScoreStream",
     "throughput_duration": 0.3,
     "idle_s": 0.3,
@@ -360,7 +360,7 @@ def run(
     unary_duration: float = 5.0,
     batch_sizes: Sequence[int] = (1, 10, 100, 1000),
     concurrency: Sequence[int] = (1, 2),
-    forms: Sequence[str] = ("records", "columns"),
+    forms: Sequence[str] = ("records", "columns", "columnar"),
     methods: Sequence[str] = ("ScoreBatch", "ScoreStream"),
     throughput_duration: float = 3.0,
     stream_window: int = 1,
@@ -647,7 +647,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", help=f"concurrent callers per throughput point (default {FULL['concurrency']})"
     )
-    parser.add_argument("--forms", help=f"request forms: records, columns (default {FULL['forms']})")
+    parser.add_argument("--forms", help=f"request forms: records, columns (Result messages back), columnar (columns in, ColumnarResults back) (default {FULL['forms']})")
     parser.add_argument("--methods", help=f"ScoreBatch, ScoreStream (default {FULL['methods']})")
     parser.add_argument(
         "--throughput-duration",

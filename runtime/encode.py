@@ -311,10 +311,10 @@ def factorize(raws: Sequence[Any]) -> Factorized:
     """
     numbers = set(map(type, raws)) - {str, type(None)}
     if not numbers or numbers == {int} or numbers == {float}:  # values are their own keys: no 1 == 1.0 == True
-        index: dict[Any, int] = {}
-        inverse = [index.setdefault(raw, len(index)) for raw in raws]
-        return Factorized(list(index), np.array(inverse, np.int64))
-    keys = [_key(raw) for raw in raws]
+        values = list(dict.fromkeys(raws))
+        index = {value: u for u, value in enumerate(values)}
+        return Factorized(values, np.fromiter(map(index.__getitem__, raws), np.int64, len(raws)))
+    keys = [cache_key(raw) for raw in raws]
     first: dict[Any, Any] = {}
     for key, raw in zip(keys, raws, strict=True):
         first.setdefault(key, raw)
@@ -325,7 +325,8 @@ def factorize(raws: Sequence[Any]) -> Factorized:
 _ITEM_SEPARATOR = "\x1f"
 
 
-def _key(raw: Any) -> Any:
+def cache_key(raw: Any) -> Any:
+    """The key under which the encoder caches what ``raw`` reads as (see :class:`Factorized`)."""
     kind = type(raw)
     if kind is str or raw is None:
         return raw

@@ -11,8 +11,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from compiler.bundle import Bundle
 from compiler.values import NumberRange
+from runtime.encode import Factorized, cache_key, factorize
 from runtime.finish import FAILS, HOLDS, UNKNOWN, Results
 from server.api import pb
 
@@ -79,10 +82,13 @@ def record_to_mapping(record: Any, fields: dict[str, str]) -> tuple[dict[str, An
     return values, violations
 
 
-def columns_to_mappings(columns: Any, fields: dict[str, str]) -> tuple[list[str], list[dict[str, Any]], list[tuple[str, str]]]:
-    """A ``ColumnarRecords`` message → (ids, mappings, batch-level violations)."""
+def columns_to_factorized(columns: Any, fields: dict[str, str]) -> tuple[list[str], dict[str, Factorized], list[tuple[str, str]]]:
+    """A ``ColumnarRecords`` message → (ids, field → factorized column, batch-level violations).
+
+    A cell whose ``present`` is false is missing; a present blank cell of a set column is a known
+    empty set, as ``Values{}`` is."""
     n = len(columns.ids)
-    mappings: list[dict[str, Any]] = [{} for _ in range(n)]
+    factorized: dict[str, Factorized] = {}
     violations: list[tuple[str, str]] = []
     for position, column in enumerate(columns.columns):
         where = f"columns[{position}]"
@@ -92,13 +98,14 @@ def columns_to_mappings(columns: Any, fields: dict[str, str]) -> tuple[list[str]
         if len(column.values) != n or (column.present and len(column.present) != n):
             violations.append((where, f"column '{column.field}' has {len(column.values)} values for {n} ids"))
             continue
-        present = column.present or [True] * n
-        is_set = fields[column.field] == "set"
-        for i, (value, here) in enumerate(zip(column.values, present, strict=True)):
-            if here:
-                # a present empty cell of a set column is a known empty set, as `Values{}` is
-                mappings[i][column.field] = [] if is_set and not value.strip() else value
-    return list(columns.ids), mappings, violations
+        coded = factorize(list(column.values))
+        if column.present:
+            coded.inverse[~np.fromiter(column.present, bool, n)] = -1
+        if fields[column.field] == "set" and any(isinstance(v, str) and not v.strip() for v in coded.values):
+            distinct = [[] if isinstance(v, str) and not v.strip() else v for v in coded.values]
+            coded = Factorized(distinct, coded.inverse, [cache_key(v) for v in distinct])
+        factorized[column.field] = coded
+    return list(columns.ids), factorized, violations
 
 
 def result_messages(results: Results, ids: list[str], rows: list[int], explain: bool, per_profile: bool) -> dict[int, Any]:
@@ -157,6 +164,53 @@ def result_message(results: Results, i: int, record_id: str, explain: bool, per_
         message.profiles.extend(pb.ProfileScore(**row) for row in answer["profiles"])
         message.runner_up = answer["runner_up"] or ""
     return message
+
+
+def columnar_results(results: Results, ids: list[str], errors: list[RecordError]) -> Any:
+    """A ``ColumnarResults`` message: the result arrays as packed columns, text as codes."""
+    meta = results.bundle.meta
+    profiles = meta["profiles"]
+    items = [item["id"] for p in profiles for item in p["criteria"] + p["exclusions"]]
+    starts = np.cumsum([0] + [len(p["criteria"]) + len(p["exclusions"]) for p in profiles])
+    best, qualified = results.kernel.best.astype(np.int64), results.kernel.qualified.astype(bool)
+    tier_names, tier = _coded(results.tier)
+    action_names, action = _coded(results.action)
+    queue_names, queue = _coded(np.where(results.queue == None, "", results.queue), first="")  # noqa: E711
+    disqualified = np.where(qualified, -1, starts[best] + np.maximum(results.disqualified_by, 0))
+    reasons = _OUTCOME_CODES[results.reasons.astype(np.int64) + 1]
+    score, coverage, escalate = results.score_tenths / 10, np.round(results.coverage, 4), results.escalate.astype(bool)
+    if errors:
+        bad = np.array([e.index for e in errors])
+        best, disqualified = best.copy(), disqualified.copy()
+        best[bad], disqualified[bad], reasons[bad] = -1, -1, 0
+        for column in (qualified, score, tier, coverage, action, queue, escalate):
+            column[bad] = 0
+    return pb.ColumnarResults(
+        ids=ids, profile_names=[p["id"] for p in profiles], profile=best.tolist(), qualified=qualified.tolist(),
+        score=score.tolist(), tier_names=tier_names, tier=tier.tolist(), coverage=coverage.tolist(),
+        action_names=action_names, action=action.tolist(), queue_names=queue_names, queue=queue.tolist(),
+        escalate=escalate.tolist(), criterion_names=items, criteria_start=starts.tolist(),
+        disqualified_by=disqualified.tolist(), reasons_width=reasons.shape[1], reasons=reasons.astype(np.uint8).tobytes(),
+        errors=[pb.RecordErrors(index=e.index, id=e.record_id, violations=[pb.FieldViolation(field=f, description=d) for f, d in e.violations])
+                for e in errors],
+    )
+
+
+# kernel outcome (-1 padding, FAILS, HOLDS, UNKNOWN) + 1 → the API's Outcome enum (0 past the last item)
+_OUTCOME_CODES = np.zeros(4, np.int64)
+_OUTCOME_CODES[[FAILS + 1, HOLDS + 1, UNKNOWN + 1]] = [pb.FAILS, pb.HOLDS, pb.UNKNOWN]
+
+
+def _coded(values: np.ndarray, first: str | None = None) -> tuple[list[str], np.ndarray]:
+    """Distinct texts (``first`` at index 0 when given) and each value's index among them."""
+    texts = values.astype(str)
+    if first is not None:
+        texts = np.concatenate([[first], texts])
+    names, codes = np.unique(texts, return_inverse=True)
+    if first is not None:
+        order = np.argsort(names != first, kind="stable")  # ``first`` to the front, the rest in order
+        names, codes = names[order], np.argsort(order)[codes[1:]]
+    return names.tolist(), codes.astype(np.int64)
 
 
 def error_result(error: RecordError, version: str) -> Any:

@@ -34,13 +34,13 @@ class ScoringService(pb_grpc.ScoringServicer):
     def ScoreBatch(self, request: Any, context: grpc.ServicerContext) -> Any:
         _check_deadline(context)
         answer = score_batch(self.holder.current, request, self.limits, self.metrics, self.decisions)
-        return pb.ScoreBatchResponse(bundle_version=answer.version, results=answer.results)
+        return pb.ScoreBatchResponse(bundle_version=answer.version, results=answer.results, columns=answer.columns)
 
     def ScoreStream(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
         for request in requests:
             _check_deadline(context)
             answer = score_batch(self.holder.current, request, self.limits, self.metrics, self.decisions)
-            yield pb.ScoreBatchResponse(bundle_version=answer.version, results=answer.results)
+            yield pb.ScoreBatchResponse(bundle_version=answer.version, results=answer.results, columns=answer.columns)
 
     def DescribeBundle(self, request: Any, context: grpc.ServicerContext) -> Any:
         return describe(self.holder.current.bundle)

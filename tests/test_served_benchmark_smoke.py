@@ -140,13 +140,13 @@ def test_served_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert row["errors"] == 0
     assert row["p50_over_floor_us"] == pytest.approx(row["score_latency"]["p50_us"] - row["check_latency"]["p50_us"])
 
-    # throughput: both methods × both forms × batch sizes 1, 10 × 1 and 2 callers
+    # throughput: both methods × the three forms × batch sizes 1, 10 × 1 and 2 callers
     points = result["throughput"]
-    assert len(points) == 2 * 2 * 2 * 2
+    assert len(points) == 2 * 3 * 2 * 2
     assert {(p["method"], p["form"], p["batch_size"], p["concurrency"]) for p in points} == {
         (m, f, b, c)
         for m in ("ScoreBatch", "ScoreStream")
-        for f in ("records", "columns")
+        for f in ("records", "columns", "columnar")
         for b in (1, 10)
         for c in (1, 2)
     }

@@ -114,6 +114,53 @@ def test_columnar_batch_gives_the_same_answers(stub: Any) -> None:
     assert [r.id for r in columnar] == ["c1", "c2", "c3"]
 
 
+def _columnar_answers(columns: Any) -> list[dict[str, Any] | None]:
+    """Decode ColumnarResults as a client would, into the same answers as _as_answer (None: an error)."""
+    out: list[dict[str, Any] | None] = []
+    width = columns.reasons_width
+    for i in range(len(columns.ids)):
+        p = columns.profile[i]
+        if p < 0:
+            out.append(None)
+            continue
+        items = columns.criterion_names[columns.criteria_start[p]:columns.criteria_start[p + 1]]
+        outcomes = columns.reasons[i * width:(i + 1) * width]
+        out.append({
+            "profile": columns.profile_names[p], "qualified": columns.qualified[i], "score": columns.score[i],
+            "tier": columns.tier_names[columns.tier[i]], "coverage": columns.coverage[i],
+            "action": columns.action_names[columns.action[i]], "queue": columns.queue_names[columns.queue[i]] or None,
+            "escalate": columns.escalate[i],
+            "disqualified_by": columns.criterion_names[columns.disqualified_by[i]] if columns.disqualified_by[i] >= 0 else None,
+            "reasons": [[item, OUTCOMES[outcome]] for item, outcome in zip(items, outcomes, strict=False)],
+            "version": None,
+        })
+        assert all(o == 0 for o in outcomes[len(items):])  # padding past the profile's last item
+    return out
+
+
+def test_columnar_results_give_the_same_answers_as_result_messages(stub: Any) -> None:
+    from benchmarks.loadgen import read_rows, to_columns
+
+    request = pb.ScoreBatchRequest(columns=to_columns(read_rows()[:500]))
+    messages = stub.ScoreBatch(request).results
+    columnar = stub.ScoreBatch(pb.ScoreBatchRequest(columns=request.columns, columnar_results=True))
+    assert not columnar.results and list(columnar.columns.ids) == [r.id for r in messages]
+    expected = [{**_as_answer(r), "version": None} for r in messages]
+    assert _columnar_answers(columnar.columns) == expected
+    assert len({a["profile"] for a in expected}) > 1 and len({a["tier"] for a in expected}) > 1  # not degenerate
+
+
+def test_columnar_results_mark_malformed_records(stub: Any) -> None:
+    bad = pb.Record(id="bad", numbers={"employees": pb.NumberValue(exact=math.nan)})
+    response = stub.ScoreBatch(pb.ScoreBatchRequest(records=[DACH_LEAD, bad], columnar_results=True))
+    answers = _columnar_answers(response.columns)
+    assert answers[1] is None and answers[0] is not None and answers[0]["profile"] == "enterprise-saas"
+    assert [(e.index, e.id, [v.field for v in e.violations]) for e in response.columns.errors] == [(1, "bad", ["employees"])]
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.ScoreBatch(pb.ScoreBatchRequest(records=[DACH_LEAD], columnar_results=True, explain=True))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_a_present_empty_set_cell_is_a_known_empty_set(stub: Any) -> None:
     columns = pb.ColumnarRecords(ids=["e", "m"], columns=[
         pb.Column(field="tech_stack", values=["", ""], present=[True, False]),
