@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.api import pb, pb_grpc
@@ -97,6 +98,16 @@ def to_columns(rows: Sequence[dict[str, str]]) -> Any:
     return columns
 
 
+def to_dictionary_columns(rows: Sequence[dict[str, str]]) -> Any:
+    """Rows → ``ColumnarRecords`` with dictionary-encoded columns: distinct texts, int32 codes (-1 empty)."""
+    columns = pb.ColumnarRecords(ids=[row["id"] for row in rows])
+    for name in CATEGORY_COLUMNS + NUMBER_COLUMNS + SET_COLUMNS:
+        index: dict[str, int] = {}
+        codes = [index.setdefault(v, len(index)) if (v := row.get(name) or "") else -1 for row in rows]
+        columns.columns.add(field=name, dictionary=list(index), codes=np.array(codes, "<i4").tobytes())
+    return columns
+
+
 def batches(rows: Sequence[dict[str, str]], size: int, form: str, count: int = 4) -> list[Any]:
     """``count`` distinct ``ScoreBatchRequest`` of ``size`` rows each (rows cycled)."""
     out = []
@@ -107,7 +118,7 @@ def batches(rows: Sequence[dict[str, str]], size: int, form: str, count: int = 4
         elif form == "columns":
             out.append(pb.ScoreBatchRequest(columns=to_columns(chosen)))
         elif form == "columnar":
-            out.append(pb.ScoreBatchRequest(columns=to_columns(chosen), columnar_results=True))
+            out.append(pb.ScoreBatchRequest(columns=to_dictionary_columns(chosen), columnar_results=True))
         else:
             raise ValueError(f"unknown form {form!r} (records, columns or columnar)")
     return out
@@ -296,7 +307,7 @@ class ThroughputPhase(Phase):
 
     def _check(self, response: Any, out: dict[str, Any]) -> None:
         out["batches"] += 1
-        answered = len(response.results) or len(response.columns.ids)
+        answered = len(response.results) or len(response.columns.profile)
         out["records"] += answered
         out["record_errors"] += sum(1 for r in response.results if r.errors) + len(response.columns.errors)
         if answered != self.size:

@@ -118,6 +118,90 @@ class Reading(NamedTuple):
 _MISSING_READING = Reading(MISSING_VALUE)
 
 
+class ReadingTable:
+    """What every distinct raw value of one field seen so far reads as, in arrays indexed by a slot.
+
+    Slot 0 is the missing reading. A batch looks its distinct values up once (a dict lookup
+    each); everything per record is then NumPy indexing. Values keyed by identity (unhashable
+    wrong shapes) get slots that are dropped from the index after the batch; the table starts
+    over when it would pass ``_CACHE_LIMIT`` values.
+    """
+
+    def __init__(self, set_words: int):
+        self.set_words = set_words
+        self._reset()
+
+    def _reset(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.readings: list[Reading] = []
+        capacity = 1024
+        self.status = np.zeros(capacity, np.int8)
+        self.code = np.full(capacity, MISSING_CODE, np.int32)
+        self.lo = np.full(capacity, math.nan)
+        self.hi = np.full(capacity, math.nan)
+        self.bits = np.zeros((capacity, self.set_words), np.uint64)
+        self.has_text = np.zeros(capacity, bool)  # an unlisted or unreadable text to count
+        self.has_problem = np.zeros(capacity, bool)
+        self._add(_MISSING_READING)
+
+    def __len__(self) -> int:
+        return len(self.readings)
+
+    def slots(self, values: Sequence[Any], keys: Sequence[Any] | None, read: Any) -> np.ndarray:
+        """Each value's slot, reading the new ones, then the missing slot (0) at the end."""
+        keys = values if keys is None else keys
+        found = list(map(self.index.get, keys))
+        if None in found:
+            if len(self.readings) + found.count(None) > _CACHE_LIMIT:
+                self._reset()
+                found = list(map(self.index.get, keys))
+            passing = []
+            for u, slot in enumerate(found):
+                if slot is None:
+                    slot = self.index.get(keys[u])  # the same new value twice in one batch
+                    if slot is None:
+                        slot = self.index[keys[u]] = self._add(read(values[u]))
+                        if _is_identity_key(keys[u]):
+                            passing.append(keys[u])
+                    found[u] = slot
+            for key in passing:
+                del self.index[key]
+        found.append(0)
+        return np.array(found, np.int64)
+
+    def _add(self, reading: Reading) -> int:
+        slot = len(self.readings)
+        if slot == self.status.shape[0]:
+            for name in ("status", "code", "lo", "hi", "bits", "has_text", "has_problem"):
+                old = getattr(self, name)
+                grown = np.zeros((2 * old.shape[0], *old.shape[1:]), old.dtype)
+                grown[: old.shape[0]] = old
+                setattr(self, name, grown)
+        self.readings.append(reading)
+        self.status[slot], self.code[slot], self.lo[slot], self.hi[slot] = reading.status, reading.code, reading.lo, reading.hi
+        self.bits[slot] = 0
+        for word, mask in reading.bits:
+            self.bits[slot, word] = np.uint64(mask)
+        self.has_text[slot] = bool(reading.unlisted) or reading.unreadable is not None
+        self.has_problem[slot] = reading.problem is not None
+        return slot
+
+    def count(self, slots: np.ndarray, counts: np.ndarray, quality: FieldQuality) -> None:
+        """Add a batch's counts (``counts[u]`` records hold the value in ``slots[u]``) to ``quality``."""
+        status = self.status[slots]
+        quality.missing += int(counts[status == MISSING_VALUE].sum())
+        quality.unreadable += int(counts[status == UNREADABLE].sum())
+        quality.present += int(counts[status == PRESENT].sum())
+        for u in np.flatnonzero(self.has_text[slots] & (counts > 0)).tolist():
+            reading, count = self.readings[int(slots[u])], int(counts[u])
+            if reading.unlisted:
+                quality.unlisted += count
+                for text in reading.unlisted:
+                    quality.unlisted_values[text] += count
+            if reading.unreadable is not None:
+                quality.unreadable_values[reading.unreadable] += count
+
+
 class Encoder:
     """Encodes records for one bundle. Reuse it: it caches what each distinct raw value reads as.
 
@@ -136,7 +220,7 @@ class Encoder:
         self.set_start = bundle.tables.set_word_start
         self.set_words = bundle.tables.set_words
         self.total_set_words = int(self.set_words.sum())
-        self._readings: dict[str, dict[Any, Reading]] = {name: {} for name in self.fields}
+        self._tables = {name: ReadingTable(int(self.set_words[f["index"]]) if f["type"] == "set" else 0) for name, f in self.fields.items()}
         self.options = {name: ParseOptions.from_meta(meta.get("parse_options")) for name, meta in self.fields.items()}
         self.placeholders = frozenset(bundle.meta["placeholders"]) if "placeholders" in bundle.meta else PLACEHOLDERS
         self._vocabularies = {
@@ -165,67 +249,27 @@ class Encoder:
             if column is None:
                 quality[name].missing += n
                 continue
-            readings = self._readings_of(meta, column.values, column.keys)
-            counts = np.bincount(column.inverse + 1, minlength=len(readings) + 1)
-            quality[name].missing += int(counts[0])
-            self._count(readings, counts[1:], quality[name])
-            self._spread(meta, readings, column.inverse, encoded)
-            if any(reading.problem is not None for reading in readings):
-                wrong = np.array([reading.problem is not None for reading in readings] + [False])
-                problems += [
-                    RecordProblem(i, name, str(readings[u].problem))
-                    for i, u in zip(np.flatnonzero(wrong[column.inverse]).tolist(), column.inverse[wrong[column.inverse]].tolist(), strict=True)
-                ]
+            table = self._tables[name]
+            slots = table.slots(column.values, column.keys, lambda raw, meta=meta: self._read[meta["type"]](meta, raw))
+            per_record = slots[column.inverse]  # the last slot is the missing reading: no value (-1) lands there
+            self._spread(meta, table, per_record, encoded)
+            table.count(slots[:-1], np.bincount(column.inverse + 1, minlength=len(slots))[1:], quality[name])
+            quality[name].missing += int((column.inverse < 0).sum())
+            wrong = np.flatnonzero(table.has_problem[per_record])
+            problems += [RecordProblem(i, name, str(table.readings[slot].problem)) for i, slot in zip(wrong.tolist(), per_record[wrong].tolist(), strict=True)]
         problems.sort(key=lambda p: p.record)  # stable: fields stay in schema order
         return EncodedBatch(encoded, quality, problems, n)
 
-    def _readings_of(self, meta: dict[str, Any], values: Sequence[Any], keys: Sequence[Any] | None) -> list[Reading]:
-        cache, read = self._readings[meta["name"]], self._read[meta["type"]]
-        readings = []
-        for raw, key in zip(values, values if keys is None else keys, strict=True):
-            reading = cache.get(key)
-            if reading is None:
-                reading = read(meta, raw)
-                if len(cache) < _CACHE_LIMIT and not _is_identity_key(key):
-                    cache[key] = reading
-            readings.append(reading)
-        return readings
-
-    @staticmethod
-    def _count(readings: list[Reading], counts: np.ndarray, quality: FieldQuality) -> None:
-        status = np.fromiter((r.status for r in readings), np.int8, len(readings))
-        quality.missing += int(counts[status == MISSING_VALUE].sum())
-        quality.unreadable += int(counts[status == UNREADABLE].sum())
-        quality.present += int(counts[status == PRESENT].sum())
-        for u in np.flatnonzero(counts).tolist():
-            reading = readings[u]
-            if reading.unlisted:
-                quality.unlisted += int(counts[u])
-                for text in reading.unlisted:
-                    quality.unlisted_values[text] += int(counts[u])
-            elif reading.unreadable is not None:
-                quality.unreadable_values[reading.unreadable] += int(counts[u])
-
-    def _spread(self, meta: dict[str, Any], readings: list[Reading], inverse: np.ndarray, encoded: Columns) -> None:
-        """Each record gets its value's reading; index -1 (no value) picks the trailing missing entry."""
+    def _spread(self, meta: dict[str, Any], table: ReadingTable, per_record: np.ndarray, encoded: Columns) -> None:
         index, kind = meta["index"], meta["type"]
         if kind == "category":
-            codes = np.array([r.code for r in readings] + [MISSING_CODE], np.int32)
-            encoded.cat_codes[:, index] = codes[inverse]
+            encoded.cat_codes[:, index] = table.code[per_record]
         elif kind == "number":
-            lo = np.array([r.lo for r in readings] + [math.nan])
-            hi = np.array([r.hi for r in readings] + [math.nan])
-            encoded.num_lo[:, index], encoded.num_hi[:, index] = lo[inverse], hi[inverse]
+            encoded.num_lo[:, index], encoded.num_hi[:, index] = table.lo[per_record], table.hi[per_record]
         else:
-            present = np.array([r.status == PRESENT for r in readings] + [False], np.uint8)
-            encoded.set_present[:, index] = present[inverse]
-            bits = [(u, word, mask) for u, reading in enumerate(readings) for word, mask in reading.bits]
-            if bits:
-                base, width = int(self.set_start[index]), int(self.set_words[index])
-                words = np.zeros((len(readings) + 1, width), np.uint64)
-                rows, at, masks = zip(*bits, strict=True)
-                words[list(rows), list(at)] = np.array(masks, np.uint64)  # (row, word) pairs are distinct
-                encoded.set_bits[:, base:base + width] = words[inverse]
+            encoded.set_present[:, index] = table.status[per_record] == PRESENT
+            base, width = int(self.set_start[index]), int(self.set_words[index])
+            encoded.set_bits[:, base:base + width] = table.bits[per_record]
 
     def _read_category(self, meta: dict[str, Any], raw: Any) -> Reading:
         if _is_missing(raw):

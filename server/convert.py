@@ -8,6 +8,7 @@ messages carrying the bundle version that produced them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,7 @@ def record_to_mapping(record: Any, fields: dict[str, str]) -> tuple[dict[str, An
     return values, violations
 
 
-def columns_to_factorized(columns: Any, fields: dict[str, str]) -> tuple[list[str], dict[str, Factorized], list[tuple[str, str]]]:
+def columns_to_factorized(columns: Any, fields: dict[str, str]) -> tuple[Sequence[str], dict[str, Factorized], list[tuple[str, str]]]:
     """A ``ColumnarRecords`` message → (ids, field → factorized column, batch-level violations).
 
     A cell whose ``present`` is false is missing; a present blank cell of a set column is a known
@@ -95,20 +96,41 @@ def columns_to_factorized(columns: Any, fields: dict[str, str]) -> tuple[list[st
         if column.field not in fields:
             violations.append((f"{where}.field", f"unknown field '{column.field}'"))
             continue
-        if len(column.values) != n or (column.present and len(column.present) != n):
+        if column.dictionary or column.codes:
+            coded, problem = _dictionary_column(column, n)
+            if coded is None:
+                violations.append((where, problem))
+                continue
+        elif len(column.values) != n or (column.present and len(column.present) != n):
             violations.append((where, f"column '{column.field}' has {len(column.values)} values for {n} ids"))
             continue
-        coded = factorize(list(column.values))
-        if column.present:
-            coded.inverse[~np.fromiter(column.present, bool, n)] = -1
+        else:
+            coded = factorize(list(column.values))
+            if column.present:
+                coded.inverse[~np.fromiter(column.present, bool, n)] = -1
         if fields[column.field] == "set" and any(isinstance(v, str) and not v.strip() for v in coded.values):
             distinct = [[] if isinstance(v, str) and not v.strip() else v for v in coded.values]
             coded = Factorized(distinct, coded.inverse, [cache_key(v) for v in distinct])
         factorized[column.field] = coded
-    return list(columns.ids), factorized, violations
+    return columns.ids, factorized, violations  # the message's own list: ids are read only where needed
 
 
-def result_messages(results: Results, ids: list[str], rows: list[int], explain: bool, per_profile: bool) -> dict[int, Any]:
+def _dictionary_column(column: Any, n: int) -> tuple[Factorized | None, str]:
+    """A dictionary-encoded column (distinct texts + int32 codes), or why it is malformed."""
+    name = column.field
+    if column.values or column.present:
+        return None, f"column '{name}' sets dictionary/codes and values/present; use one form"
+    if len(column.codes) != 4 * n:
+        return None, f"column '{name}' has {len(column.codes)} bytes of codes for {n} ids (4 bytes, int32 little-endian, per record)"
+    inverse = np.frombuffer(column.codes, "<i4").astype(np.int64)
+    size = len(column.dictionary)
+    bad = np.flatnonzero((inverse < -1) | (inverse >= size))
+    if bad.size:
+        return None, f"column '{name}', record {int(bad[0])}: code {int(inverse[bad[0]])} is outside the dictionary (-1 to {size - 1})"
+    return Factorized(list(column.dictionary), inverse), ""
+
+
+def result_messages(results: Results, ids: Sequence[str], rows: list[int], explain: bool, per_profile: bool) -> dict[int, Any]:
     """``Result`` messages for the given rows. The common case (no explain, no per-profile scores)
     is built straight from the result arrays: the same values as ``Results.answer``, without a
     dict per record in between."""
@@ -166,7 +188,7 @@ def result_message(results: Results, i: int, record_id: str, explain: bool, per_
     return message
 
 
-def columnar_results(results: Results, ids: list[str], errors: list[RecordError]) -> Any:
+def columnar_results(results: Results, errors: list[RecordError]) -> Any:
     """A ``ColumnarResults`` message: the result arrays as packed columns, text as codes."""
     meta = results.bundle.meta
     profiles = meta["profiles"]
@@ -186,7 +208,7 @@ def columnar_results(results: Results, ids: list[str], errors: list[RecordError]
         for column in (qualified, score, tier, coverage, action, queue, escalate):
             column[bad] = 0
     return pb.ColumnarResults(
-        ids=ids, profile_names=[p["id"] for p in profiles], profile=best.tolist(), qualified=qualified.tolist(),
+        profile_names=[p["id"] for p in profiles], profile=best.tolist(), qualified=qualified.tolist(),
         score=score.tolist(), tier_names=tier_names, tier=tier.tolist(), coverage=coverage.tolist(),
         action_names=action_names, action=action.tolist(), queue_names=queue_names, queue=queue.tolist(),
         escalate=escalate.tolist(), criterion_names=items, criteria_start=starts.tolist(),

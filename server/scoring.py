@@ -100,7 +100,7 @@ def _check_size(n: int, limits: Limits) -> None:
 
 def _answer(
     serving: Serving,
-    ids: list[str],
+    ids: Sequence[str],
     scored: Scored,
     problems: dict[int, list[tuple[str, str]]],
     request: Any,
@@ -113,7 +113,7 @@ def _answer(
     errors = [RecordError(i, ids[i], tuple(v)) for i, v in sorted(problems.items())]
     good = [i for i in range(len(ids)) if i not in problems] if problems else list(range(len(ids)))
     if getattr(request, "columnar_results", False):
-        answer = BatchAnswer(version, [], errors, columnar_results(scored.results, ids, errors))
+        answer = BatchAnswer(version, [], errors, columnar_results(scored.results, errors))
     else:
         explain, per_profile = request.explain, request.per_profile
         scored_messages = result_messages(scored.results, ids, good, explain, per_profile)
@@ -136,7 +136,7 @@ def _observe(serving: Serving, scored: Scored, good: list[int], bad: int, metric
     profiles = serving.bundle.meta["profiles"]
     results = scored.results
     best, tier = results.kernel.best.tolist(), results.tier.tolist()
-    counts = Counter((best[i], tier[i]) for i in good)
+    counts = Counter(zip(best, tier, strict=True)) if not bad else Counter((best[i], tier[i]) for i in good)
     for (profile, tier_name), count in counts.items():
         metrics.records.labels(profiles[profile]["id"], tier_name).inc(count)
     for name, quality in scored.encoded.quality.items():

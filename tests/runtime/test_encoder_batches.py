@@ -87,3 +87,21 @@ def test_factorize_keeps_values_of_different_types_apart() -> None:
     # 'a' twice and the list ['x', 'y'] twice share an entry; 1, True, 1.0, '1' and the tuple do not
     assert len(column.values) == len(raws) - 2
     assert factorize(["b", "a", "b", None]).inverse.tolist() == [0, 1, 0, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(records(), min_size=2, max_size=4))
+def test_a_full_value_table_starts_over_and_still_reads_right(batches: list[list[dict[str, Any]]]) -> None:
+    import runtime.encode
+
+    limit = runtime.encode._CACHE_LIMIT
+    runtime.encode._CACHE_LIMIT = 3  # every batch overflows the table
+    try:
+        encoder = Encoder(BUNDLE)
+        for batch in batches:
+            together, fresh = encoder.encode(batch), Encoder(BUNDLE).encode(batch)
+            for name in ("cat_codes", "num_lo", "num_hi", "set_bits", "set_present"):
+                np.testing.assert_array_equal(getattr(together.columns, name), getattr(fresh.columns, name), err_msg=name)
+            assert [_quality_tuple(together.quality[f]) for f in FIELDS] == [_quality_tuple(fresh.quality[f]) for f in FIELDS]
+    finally:
+        runtime.encode._CACHE_LIMIT = limit

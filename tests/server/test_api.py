@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -139,12 +140,13 @@ def _columnar_answers(columns: Any) -> list[dict[str, Any] | None]:
 
 
 def test_columnar_results_give_the_same_answers_as_result_messages(stub: Any) -> None:
-    from benchmarks.loadgen import read_rows, to_columns
+    """Plain columns → Result messages, against dictionary-encoded columns → ColumnarResults."""
+    from benchmarks.loadgen import read_rows, to_columns, to_dictionary_columns
 
-    request = pb.ScoreBatchRequest(columns=to_columns(read_rows()[:500]))
-    messages = stub.ScoreBatch(request).results
-    columnar = stub.ScoreBatch(pb.ScoreBatchRequest(columns=request.columns, columnar_results=True))
-    assert not columnar.results and list(columnar.columns.ids) == [r.id for r in messages]
+    rows = read_rows()[:500]
+    messages = stub.ScoreBatch(pb.ScoreBatchRequest(columns=to_columns(rows))).results
+    columnar = stub.ScoreBatch(pb.ScoreBatchRequest(columns=to_dictionary_columns(rows), columnar_results=True))
+    assert not columnar.results and len(columnar.columns.profile) == len(messages) == 500
     expected = [{**_as_answer(r), "version": None} for r in messages]
     assert _columnar_answers(columnar.columns) == expected
     assert len({a["profile"] for a in expected}) > 1 and len({a["tier"] for a in expected}) > 1  # not degenerate
@@ -170,6 +172,20 @@ def test_a_present_empty_set_cell_is_a_known_empty_set(stub: Any) -> None:
     outcome = {r.criterion: r.outcome for r in empty.reasons}
     assert outcome["crm"] == pb.FAILS  # any: [...] fails on a known empty set
     assert {r.criterion: r.outcome for r in missing.reasons}["crm"] == pb.UNKNOWN
+
+
+def test_malformed_dictionary_columns_are_refused(stub: Any) -> None:
+    cases = [
+        (pb.Column(field="country", dictionary=["DE"], codes=np.array([0], "<i4").tobytes()), "has 4 bytes of codes for 2 ids"),
+        (pb.Column(field="country", dictionary=["DE"], codes=np.array([0, 1], "<i4").tobytes()), "record 1: code 1 is outside the dictionary (-1 to 0)"),
+        (pb.Column(field="country", dictionary=["DE"], codes=np.array([0, -1], "<i4").tobytes(), values=["DE", "AT"]), "use one form"),
+    ]
+    for column, message in cases:
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.ScoreBatch(pb.ScoreBatchRequest(columns=pb.ColumnarRecords(ids=["a", "b"], columns=[column])))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        (where, description), = _bad_request(raised.value)
+        assert where == "columns[0]" and message in description, description
 
 
 def test_malformed_columns_are_refused(stub: Any) -> None:
