@@ -119,7 +119,7 @@ def _columnar_answers(columns: Any) -> list[dict[str, Any] | None]:
     """Decode ColumnarResults as a client would, into the same answers as _as_answer (None: an error)."""
     out: list[dict[str, Any] | None] = []
     width = columns.reasons_width
-    for i in range(len(columns.ids)):
+    for i in range(len(columns.profile)):
         p = columns.profile[i]
         if p < 0:
             out.append(None)
