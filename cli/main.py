@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from cli.records import (
     ColumnMapping,
     InputError,
     parse_key_values,
+    prefetched,
     read_batches,
     read_mapping,
     read_record,
@@ -239,15 +241,23 @@ def _score(args: argparse.Namespace) -> int:
     summary = RunSummary()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with Writer(args.output, header) as writer:
-        for chunk in chunks:
+    # Three stages overlap: a thread reads ahead, this one scores, another writes (Arrow and the
+    # kernel release the GIL); output order is input order, one chunk written at a time.
+    with Writer(args.output, header) as writer, ThreadPoolExecutor(1, thread_name_prefix="icp-writer") as background:
+        written: Future[None] | None = None
+        for chunk in prefetched(chunks):
             scored = scorer.score_columns(mapping.to_columns(chunk), chunk.size)
             _tally(summary, scored.results, scored.encoded.quality, len(scored.encoded.problems), bundle)
             _warn_wrong_shapes(scored.encoded.problems, chunk, mapping, summary.records - chunk.size)
-            writer.write(chunk, answer_columns(scored.results, bundle))
+            answers = answer_columns(scored.results, bundle)
+            if written is not None:
+                written.result()
+            written = background.submit(writer.write, chunk, answers)
             if not args.quiet and sys.stderr.isatty():
                 rate = summary.records / max(time.perf_counter() - started, 1e-9)
                 print(f"\r  {summary.records:,} records  {rate:,.0f}/s", end="", file=sys.stderr)
+        if written is not None:
+            written.result()
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     elapsed = time.perf_counter() - started

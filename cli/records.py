@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import queue
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +175,41 @@ def read_batches(path: Path) -> tuple[list[str], Iterator[Chunk]]:
     else:
         return _csv(path)
     return header, (Chunk(header, rows=chunk) for chunk in rows)
+
+
+def prefetched(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
+    """The same chunks, read ahead by a background thread (Arrow parses without the GIL, so
+    reading overlaps scoring on a second core); at most ``depth`` chunks wait in memory, and a
+    reading error is raised where the chunk would have been."""
+    done = object()
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        waiting.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(done)
+        except BaseException as error:  # re-raised in the consumer's thread
+            waiting.put(error)
+
+    reader = threading.Thread(target=read, name="icp-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := waiting.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 def read_chunks(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]]]:

@@ -58,5 +58,12 @@ def _load_profiles(profiles_dir: Path, diagnostics: Diagnostics, skip: set[str])
 
 
 def open_bundle(source: Path) -> Bundle:
-    """A bundle from a compiled bundle file, or compiled from a profiles folder."""
-    return load_bundle(source) if source.is_file() else compile_profiles(source)
+    """A bundle from a compiled bundle file, or compiled from a profiles folder (through the
+    compile cache, :mod:`compiler.cache`)."""
+    if source.is_file():
+        return load_bundle(source)
+    if not source.is_dir():
+        return compile_profiles(source)  # reports the missing folder
+    from compiler.cache import cached_compile  # imports the schema module, which imports this one's peers
+
+    return cached_compile(source, compile_profiles)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Compiled bundles are cached per source hash (compiler/cache.py); the tests keep theirs apart
+# from the user's, in a folder of this run (subprocesses inherit it).
+os.environ.setdefault("ICP_CACHE_DIR", tempfile.mkdtemp(prefix="icp-test-cache-"))
 
 
 def market_taxonomy() -> dict[str, Any]:
