@@ -221,9 +221,9 @@ def field_profile(records: Sequence[Mapping[str, Any]], meta: dict[str, Any]) ->
 def cache_entries(encoder: Encoder) -> dict[str, int]:
     """Entries in the encoder's per-field cache of readings after a pass (a private attribute; a count only)."""
     out: dict[str, int] = {}
-    for name, cache in getattr(encoder, "_readings", {}).items():
-        if cache:
-            out[name] = len(cache)
+    for name, table in getattr(encoder, "_tables", {}).items():
+        if len(table) > 1:  # slot 0 is the missing reading, always there
+            out[name] = len(table) - 1
     return out
 
 
