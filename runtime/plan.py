@@ -30,13 +30,14 @@ from compiler.bundle import Bundle
 from compiler.tables import KIND_CATEGORY, KIND_NUMBER, KIND_SET, Tables
 from runtime.kernels import (
     BREAK_CHUNK, CHUNK, FAILS, HOLDS, INT_SECTIONS, N_SCALARS, S_CATS, S_FIRST_ROUTE, S_GROUP_ROWS, S_GROUPS, S_LOOSE,
-    S_NUMS, S_PROFILES, S_ROWS, S_SETS, S_WIDE, S_WIDTH, UNKNOWN, Plan, _jit, category_outcome, count_outcome,
+    S_NUMS, S_PROFILES, S_ROWS, S_SETS, S_UNION, S_WIDE, S_WIDTH, UNKNOWN, Plan, _jit, category_outcome, count_outcome,
     number_outcome,
 )
 
 TABLE_BUDGET_BYTES = 16 * 1024 * 1024  # per field
 GROUP_ROWS = 256  # fields whose key counts multiply to at most this share one table
 USE_INT16 = True  # int16 table entries when every total fits (tests turn it off to force int32)
+DENSE_SETS = False  # count single-code set rows by popcount for all profiles at once (measured slower: see docs/performance.md)
 _CACHED_PLANS = 8
 _plans: OrderedDict[str, Plan] = OrderedDict()
 
@@ -107,7 +108,8 @@ def build_plan(bundle: Bundle) -> Plan:
             untouched[k] = count_outcome(int(t.crit_count_lo[k]), int(t.crit_count_hi[k]), 0)
             row_outcomes[row_key_start[k]] = UNKNOWN  # key 0: missing; key 1: present, touching no item
             row_outcomes[row_key_start[k] + 1] = untouched[k]
-    code_item_start, code_items, item_row, set_code_start = _set_items(t, set_fields)
+    dense = _dense_set_rows(t, set_fields, row_profile, untouched, earn, cover, blocks)
+    code_item_start, code_items, item_row, set_code_start = _set_items(t, set_fields, dense["rows"])
 
     loose = [
         k for k in range(n_rows)
@@ -129,21 +131,24 @@ def build_plan(bundle: Bundle) -> Plan:
 
     # 2. field groups: small fields share one table (keys multiplied out), so a record adds fewer rows
     groups = _groups(key_counts, TABLE_BUDGET_BYTES // max(width_bytes, 1))
-    slot_group, slot_mult = np.zeros(n_slots, np.int32), np.zeros(n_slots, np.int32)
-    group_tables, group_first = [], []
+    slot_member, slot_mult, group_first = [], [], [0]  # group g's slots: slot_member[group_first[g]:group_first[g + 1]]
+    group_tables, group_start = [], []
     first = 0
-    for g, members in enumerate(groups):
+    for members in groups:
         combined = np.zeros((1, 3 * n_profiles), np.int64)
         for slot in members:
-            slot_group[slot], slot_mult[slot] = g, combined.shape[0]
+            slot_member.append(slot)
+            slot_mult.append(combined.shape[0])
             own = table[field_start[slot] : field_start[slot + 1]].astype(np.int64)
             combined = (own[:, None, :] + combined[None, :, :]).reshape(-1, 3 * n_profiles)
+        group_first.append(len(slot_member))
         group_tables.append(combined)
-        group_first.append(first)
+        group_start.append(first)
         first += combined.shape[0]
     zero_row = first
     group_rows = max(4, -(-len(groups) // 4) * 4)
-    group_row = _int32(group_first + [zero_row] * (group_rows - len(groups)))
+    group_row = _int32(group_start + [zero_row] * (group_rows - len(groups)))
+    group_first += [group_first[-1]] * (group_rows - len(groups))
 
     # 3. entry width: int16 when no profile's totals can pass ±32767, whatever the record
     bound = max([_largest_total(t, row_profile, c) for c in (earn, cover, blocks)] + [0])
@@ -172,13 +177,17 @@ def build_plan(bundle: Bundle) -> Plan:
         "num_col": num_fields, "num_bstart": break_at, "num_bchunks": [len(b) // BREAK_CHUNK for b in breaks_padded],
         "num_slots": [2 * len(b) + 1 for b in break_values],
         "set_col": set_fields, "set_wstart": t.set_word_start[set_fields], "set_nwords": t.set_words[set_fields],
-        "set_code_start": set_code_start, "slot_group": slot_group, "slot_mult": slot_mult, "group_row": group_row,
+        "set_code_start": set_code_start, "slot_member": slot_member, "slot_mult": slot_mult, "group_row": group_row,
+        "group_first": group_first,
         "code_item_start": code_item_start, "code_items": code_items, "item_row": item_row, "loose_rows": loose,
+        "dense_depth": dense["depth"], "dense_start": dense["start"], "dense_ustart": dense["ustart"],
+        "dense_lo": dense["lo"], "dense_hi": dense["hi"], "dense_untouched": dense["untouched"], "dense_earn": dense["earn"],
+        "dense_cover": dense["cover"], "dense_blocks": dense["blocks"], "dense_row": dense["row"],
     }
     scalars = {
         S_PROFILES: n_profiles, S_WIDTH: width, S_ROWS: n_rows, S_FIRST_ROUTE: int(t.prof_excl_end[-1]) if n_profiles else 0,
         S_CATS: len(cat_fields), S_NUMS: len(num_fields), S_SETS: len(set_fields), S_LOOSE: len(loose),
-        S_GROUP_ROWS: group_rows, S_WIDE: int(wide), S_GROUPS: len(groups),
+        S_GROUP_ROWS: group_rows, S_WIDE: int(wide), S_GROUPS: len(groups), S_UNION: t.mask_words.shape[0],
     }
     parts = [_int32(sections[name]) for name in INT_SECTIONS]
     offsets = N_SCALARS + len(INT_SECTIONS) + 1 + np.cumsum([0] + [len(p) for p in parts])
@@ -188,7 +197,7 @@ def build_plan(bundle: Bundle) -> Plan:
     ints = np.concatenate([_int32(head), _int32(offsets), *parts])
     assert ints.size < np.iinfo(np.int32).max
     return Plan(
-        ints=ints, floats=np.concatenate([*float_sections, *breaks_padded]), masks=t.mask_words.astype(np.uint64),
+        ints=ints, floats=np.concatenate([*float_sections, *breaks_padded]), masks=np.concatenate([t.mask_words.astype(np.uint64), dense['union']]),
         outcomes=outcomes, table=packed, n_profiles=n_profiles,
         n_reasons=int((t.prof_excl_end - t.prof_crit_start).max()) if n_profiles else 0,
         n_route=n_rows - scalars[S_FIRST_ROUTE], wide=wide, groups=len(groups),
@@ -359,8 +368,66 @@ def _fill_set(count_lo: np.ndarray, count_hi: np.ndarray, rows: np.ndarray, star
     _add_rows(rows, untouched, row_profile, earn, cover, blocks, table, start + 1)
 
 
-def _set_items(t: Tables, set_fields: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per set code (fields side by side): the items (of any row) whose mask has that code."""
+def _dense_set_rows(t: Tables, set_fields: list[int], row_profile: np.ndarray, untouched: np.ndarray, earn: np.ndarray,
+                    cover: np.ndarray, blocks: np.ndarray) -> dict:
+    """Profile set rows whose items are distinct single codes, laid out to be counted for all profiles at once.
+
+    Per set field ``d``: ``depth[d]`` layers (the most such rows one profile has on the field),
+    each ``P`` lanes wide (lane ``p``: one of profile ``p``'s rows, or a dummy that never flips).
+    A layer's entry ``e = (start[d] + s) * P + p`` has the row's bounds, whether it holds
+    untouched, what flipping from that outcome adds (earned, covered, blocks) and the row;
+    its union mask word ``w`` is at ``union[(ustart[d] + s * words + w) * P + p]`` (after the
+    bundle's mask words). A record's count for the row is ``popcount(set words & union)``.
+    """
+    n_profiles = t.prof_positive.shape[0]
+    rows: set[int] = set()
+    depth, start, ustart = [], [], []
+    lo, hi, holds, d_earn, d_cover, d_blocks, row_of, union = [], [], [], [], [], [], [], []
+    layers, unions = 0, 0
+    for field in set_fields:
+        words = int(t.set_words[field])
+        per_profile: list[list[int]] = [[] for _ in range(n_profiles)]
+        for k in _rows_on(t, KIND_SET, field):
+            if DENSE_SETS and t.crit_popcount[k] and row_profile[k] >= 0:
+                per_profile[row_profile[k]].append(int(k))
+                rows.add(int(k))
+        layer_count = max([len(r) for r in per_profile] + [0])
+        depth.append(layer_count)
+        start.append(layers)
+        ustart.append(unions)
+        layers += layer_count
+        unions += layer_count * words
+        for s in range(layer_count):
+            lane = [r[s] if s < len(r) else -1 for r in per_profile]
+            for k in lane:
+                if k < 0:
+                    lo.append(1), hi.append(0), holds.append(0), d_earn.append(0), d_cover.append(0), d_blocks.append(0)
+                    row_of.append(-1)
+                    continue
+                before = int(untouched[k])
+                after = HOLDS if before == FAILS else FAILS
+                lo.append(int(t.crit_count_lo[k])), hi.append(int(t.crit_count_hi[k])), holds.append(int(before == HOLDS))
+                d_earn.append(int(earn[3 * k + after] - earn[3 * k + before]))
+                d_cover.append(int(cover[3 * k + after] - cover[3 * k + before]))
+                d_blocks.append(int(blocks[3 * k + after] - blocks[3 * k + before]))
+                row_of.append(k)
+            for w in range(words):
+                union.extend(int(t.mask_words[t.crit_union[k] + w]) if k >= 0 else 0 for k in lane)
+    return {
+        "rows": rows, "depth": depth, "start": start, "ustart": ustart, "lo": lo, "hi": hi, "untouched": holds,
+        "earn": d_earn, "cover": d_cover, "blocks": d_blocks, "row": row_of, "union": np.array(union, np.uint64),
+    }
+
+
+def _set_items(t: Tables, set_fields: list[int], dense: set[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per set code (fields side by side): what a record having that code touches.
+
+    An entry ``k >= 0`` is row ``k`` itself: the row's items are distinct single codes
+    (``crit_popcount``), so each code of the record touches at most one of its items and the
+    row's count is the number of its codes the record has. An entry ``-1 - item`` is an item of
+    another row, counted once however many of the record's codes it holds. Dense rows
+    (:func:`_dense_set_rows`) are counted by the kernel's popcounts instead and are left out.
+    """
     n_items = t.item_word_start.shape[0]
     item_row = np.full(n_items, -1, np.int32)
     per_code: list[list[int]] = []
@@ -370,13 +437,16 @@ def _set_items(t: Tables, set_fields: list[int]) -> tuple[np.ndarray, np.ndarray
         set_code_start.append(len(per_code))
         field_codes: list[list[int]] = [[] for _ in range(64 * n_words)]
         for k in _rows_on(t, KIND_SET, field):
+            if int(k) in dense:
+                continue
             for item in range(t.crit_ref[k], t.crit_ref[k] + t.crit_words[k]):
                 item_row[item] = k
                 words = t.mask_words[t.item_word_start[item] : t.item_word_start[item] + n_words]
-                for code in np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little")):
-                    field_codes[code].append(item)
+                codes = np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))
+                for code in codes:
+                    field_codes[code].append(int(k) if t.crit_popcount[k] else -1 - item)
         per_code += field_codes
-    counts = [len(items) for items in per_code]
+    counts = [len(entries) for entries in per_code]
     code_item_start = _int32(np.cumsum([0, *counts]))
-    code_items = _int32([item for items in per_code for item in items])
+    code_items = _int32([entry for entries in per_code for entry in entries])
     return code_item_start, code_items, item_row, _int32(set_code_start)
