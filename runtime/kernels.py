@@ -1,9 +1,9 @@
 """Numba kernels: encoded records × compiled tables → points, coverage, qualification, best profile.
 
 The kernels are fixed and typed; profiles only change the arrays they read,
-so a new bundle never triggers a compile. They see only NumPy arrays (the
-:class:`~compiler.tables.Tables` and :class:`Plan` named tuples and
-:class:`Columns`), release the GIL, and are cached on disk.
+so a new bundle never triggers a compile. They see only flat NumPy arrays (the
+:class:`Plan`'s packed arrays and the :class:`Columns`), release the GIL, and are
+cached on disk.
 
 Outcomes: ``FAILS = 0``, ``HOLDS = 1``, ``UNKNOWN = 2``.
 
@@ -14,10 +14,10 @@ Record arrays (``n`` records):
     set_bits    uint64[n, W]   all set fields' words side by side (see Tables.set_word_start)
     set_present uint8[n, S]    0 when the set field is missing (an empty set is present)
 
-Two ways to reach a row's outcome share one definition (``row_outcome`` and the
-functions it calls): the kernel evaluates rows one by one only for the reasons of
-the chosen profile, the routing conditions and the few "loose" rows a plan leaves
-out; everything else is read from the plan's transposed tables, which
+Two ways to reach a row's outcome share one definition (``category_outcome``,
+``number_outcome``, ``count_outcome``): the kernel evaluates rows one by one only
+for the set rows a record touches and the few "loose" rows a plan leaves out;
+everything else is read from the plan's transposed tables, which
 :mod:`runtime.plan` fills by calling the same functions for every value a field
 can take.
 """
@@ -162,7 +162,7 @@ def count_outcome(count_lo: int, count_hi: int, touched: int) -> int:
     return HOLDS if count_lo <= touched <= count_hi else FAILS
 
 
-def _chunk_pointer(context, builder, array_type, array, index):  # noqa: ANN001, ANN202
+def _chunk_pointer(context, builder, array_type, array, index):
     """Pointer to ``array[index:]`` as a vector of :data:`CHUNK_BYTES` bytes."""
     data = context.make_array(array_type)(context, builder, array).data
     lanes = CHUNK_BYTES * 8 // array_type.dtype.bitwidth
@@ -170,7 +170,7 @@ def _chunk_pointer(context, builder, array_type, array, index):  # noqa: ANN001,
     return builder.bitcast(pointer, ir.VectorType(context.get_data_type(array_type.dtype), lanes).as_pointer())
 
 
-def _sum_rows(add: bool):  # noqa: ANN202
+def _sum_rows(add: bool):
     """``acc[at:at+lanes] (+)= tab[r + at : r + at + lanes]`` summed over four rows, as 64-byte vectors.
 
     Written as an intrinsic because LLVM does not vectorise the plain loop well at these
@@ -179,10 +179,10 @@ def _sum_rows(add: bool):  # noqa: ANN202
     """
 
     @intrinsic
-    def sum_rows(typingctx, acc, tab, at, r0, r1, r2, r3):  # noqa: ANN001, ANN202, ARG001
+    def sum_rows(typingctx, acc, tab, at, r0, r1, r2, r3):
         sig = types.void(acc, tab, types.int64, types.int64, types.int64, types.int64, types.int64)
 
-        def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        def codegen(context, builder, signature, args):
             acc_type, tab_type = signature.args[0], signature.args[1]
             total = None
             for row in args[3:]:
@@ -202,11 +202,11 @@ _set_rows4, _add_rows4 = _sum_rows(False), _sum_rows(True)
 
 
 @intrinsic
-def _ctpop(typingctx, word):  # noqa: ANN001, ANN202, ARG001
+def _ctpop(typingctx, word):
     """Set bits of a uint64 word (LLVM's ctpop: one instruction, vectorisable)."""
     sig = types.int64(types.uint64)
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+    def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
 
     return sig, codegen
@@ -268,12 +268,11 @@ def score_records(
 @_jit
 def _score(tab, acc, ints, floats, masks, outcomes, cat_codes, num_lo, num_hi, set_bits, set_present,
            best, best_earned, best_known, best_qualified, best_outcomes, route_outcomes,
-           all_earned, all_known, all_qualified):  # noqa: ANN001, ANN202 (one body for int16 and int32 tables)
+           all_earned, all_known, all_qualified):
     """The record loop of :func:`score_records`; ``tab`` and ``acc`` are int16 or int32."""
     n_profiles, width, n_rows = ints[S_PROFILES], ints[S_WIDTH], ints[S_ROWS]
     first_route, n_cat, n_num, n_set = ints[S_FIRST_ROUTE], ints[S_CATS], ints[S_NUMS], ints[S_SETS]
     n_loose, group_rows = ints[S_LOOSE], ints[S_GROUP_ROWS]
-    n_groups = ints[S_GROUPS]
     o = N_SCALARS
     prof_start = ints[ints[o + I_PROF_START]:ints[o + I_PROF_START + 1]]
     prof_width = ints[ints[o + I_PROF_WIDTH]:ints[o + I_PROF_WIDTH + 1]]

@@ -29,8 +29,29 @@ import numpy as np
 from compiler.bundle import Bundle
 from compiler.tables import KIND_CATEGORY, KIND_NUMBER, KIND_SET, Tables
 from runtime.kernels import (
-    BREAK_CHUNK, CHUNK, FAILS, HOLDS, INT_SECTIONS, N_SCALARS, S_CATS, S_FIRST_ROUTE, S_GROUP_ROWS, S_GROUPS, S_LOOSE,
-    S_NUMS, S_PROFILES, S_ROWS, S_SETS, S_UNION, S_WIDE, S_WIDTH, UNKNOWN, Plan, _jit, category_outcome, count_outcome,
+    BREAK_CHUNK,
+    CHUNK,
+    FAILS,
+    HOLDS,
+    INT_SECTIONS,
+    N_SCALARS,
+    S_CATS,
+    S_FIRST_ROUTE,
+    S_GROUP_ROWS,
+    S_GROUPS,
+    S_LOOSE,
+    S_NUMS,
+    S_PROFILES,
+    S_ROWS,
+    S_SETS,
+    S_UNION,
+    S_WIDE,
+    S_WIDTH,
+    UNKNOWN,
+    Plan,
+    _jit,
+    category_outcome,
+    count_outcome,
     number_outcome,
 )
 
@@ -382,7 +403,14 @@ def _dense_set_rows(t: Tables, set_fields: list[int], row_profile: np.ndarray, u
     n_profiles = t.prof_positive.shape[0]
     rows: set[int] = set()
     depth, start, ustart = [], [], []
-    lo, hi, holds, d_earn, d_cover, d_blocks, row_of, union = [], [], [], [], [], [], [], []
+    lo: list[int] = []
+    hi: list[int] = []
+    holds: list[int] = []
+    d_earn: list[int] = []
+    d_cover: list[int] = []
+    d_blocks: list[int] = []
+    row_of: list[int] = []
+    union: list[int] = []
     layers, unions = 0, 0
     for field in set_fields:
         words = int(t.set_words[field])
@@ -401,12 +429,14 @@ def _dense_set_rows(t: Tables, set_fields: list[int], row_profile: np.ndarray, u
             lane = [r[s] if s < len(r) else -1 for r in per_profile]
             for k in lane:
                 if k < 0:
-                    lo.append(1), hi.append(0), holds.append(0), d_earn.append(0), d_cover.append(0), d_blocks.append(0)
-                    row_of.append(-1)
+                    for column, value in ((lo, 1), (hi, 0), (holds, 0), (d_earn, 0), (d_cover, 0), (d_blocks, 0), (row_of, -1)):
+                        column.append(value)  # a dummy lane: never holds, never flips
                     continue
                 before = int(untouched[k])
                 after = HOLDS if before == FAILS else FAILS
-                lo.append(int(t.crit_count_lo[k])), hi.append(int(t.crit_count_hi[k])), holds.append(int(before == HOLDS))
+                lo.append(int(t.crit_count_lo[k]))
+                hi.append(int(t.crit_count_hi[k]))
+                holds.append(int(before == HOLDS))
                 d_earn.append(int(earn[3 * k + after] - earn[3 * k + before]))
                 d_cover.append(int(cover[3 * k + after] - cover[3 * k + before]))
                 d_blocks.append(int(blocks[3 * k + after] - blocks[3 * k + before]))
