@@ -334,6 +334,9 @@ def markdown_table(result: dict[str, Any]) -> str:
             by_size = {point["records"]: point["ns_per_record"] for point in r["sweep"]}
             cells = [f"{by_size[size]:,.0f}" if size in by_size else "—" for size in sizes]
             lines.append(f"| {r['profiles']} | " + " | ".join(cells) + " |")
+        fixed = [f"{r['profiles']} profiles {r['sweep'][0]['median_call_s'] * 1e6:.1f} µs" for r in sweeps if r["sweep"][0]["records"] == 1]
+        if fixed:
+            lines += ["", "fixed cost per call (median 1-record call): " + ", ".join(fixed)]
     return "\n".join(lines)
 
 

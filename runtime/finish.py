@@ -47,18 +47,18 @@ def first_route_row(bundle: Bundle) -> int:
 
 
 def run_kernel(bundle: Bundle, columns: Columns, per_profile: bool = False) -> KernelOutput:
-    tables = bundle.tables
-    n, n_profiles = columns.cat_codes.shape[0], len(bundle.meta["profiles"])
-    width = int((tables.prof_excl_end - tables.prof_crit_start).max()) if n_profiles else 0
-    n_route = tables.crit_kind.shape[0] - first_route_row(bundle)
+    plan = plan_for(bundle)
+    n, n_profiles = columns.cat_codes.shape[0], plan.n_profiles
     shape = (n, n_profiles) if per_profile else (0, 0)
     out = KernelOutput(
         np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8),
-        np.empty((n, width), np.int8), np.empty((n, n_route), np.int8),
+        np.empty((n, plan.n_reasons), np.int8), np.empty((n, plan.n_route), np.int8),
         np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.uint8),
     )
+    cat_codes, num_lo, num_hi, set_bits, set_present = columns
     score_records(
-        tables, plan_for(bundle), columns, out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
+        plan.ints, plan.floats, plan.masks, plan.outcomes, plan.table, cat_codes, num_lo, num_hi, set_bits, set_present,
+        out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
         out.all_earned, out.all_known, out.all_qualified,
     )
     return out

@@ -168,6 +168,64 @@ def test_rows_read_one_by_one_match_reference(bundle: tuple[list[dict[str, Any]]
         _check_against_reference(bundle, batch)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bundle=bundles(), batch=st.lists(records(), min_size=1, max_size=25))
+def test_int32_tables_match_reference(bundle: tuple[list[dict[str, Any]], dict[str, Any] | None], batch: list[dict[str, Any]]) -> None:
+    """The int32 table branch (the property above gets int16 tables: its weights are small)."""
+    with _plan_setting("USE_INT16", False):
+        _check_against_reference(bundle, batch)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(bundle=bundles(), batch=st.lists(records(), min_size=1, max_size=25))
+def test_dense_set_rows_match_reference(bundle: tuple[list[dict[str, Any]], dict[str, Any] | None], batch: list[dict[str, Any]]) -> None:
+    """Single-code set rows counted by popcount for all profiles at once (off by default)."""
+    with _plan_setting("DENSE_SETS", True):
+        _check_against_reference(bundle, batch)
+
+
+def _big_weight_profiles(total: int) -> list[dict[str, Any]]:
+    half = total // 2
+    return [{
+        "id": "big",
+        "criteria": [
+            {"id": "k0", "field": "size", "min": 10, "weight": half},
+            {"id": "k1", "field": "plan", "in": ["pro"], "weight": total - half},
+            {"id": "k2", "field": "tags", "any": ["alpha"], "weight": -1},
+        ],
+        "tiers": {"A": 50},
+    }]
+
+
+def test_int16_tables_only_when_every_total_fits(tmp_path: Path) -> None:
+    """At the int16 limit the plan keeps int16 tables; one point more and it must widen to int32,
+    else the totals below would wrap around (and differ from the reference)."""
+    records = [{"size": 50, "plan": "pro"}, {"size": 50, "plan": "pro", "tags": ["alpha"]}, {"plan": "free"}, {}]
+    for total, wide in ((32766, False), (32767, True), (40000, True)):  # bound = total + 1 (the -1 weight)
+        folder = write_folder(tmp_path / str(total), _big_weight_profiles(total))
+        compiled = compile_profiles(folder)
+        assert runtime.plan.build_plan(compiled).wide is wide, total
+        reference = ReferenceEvaluator(compile_spec(folder))
+        scored = Scorer(compiled).score(records, per_profile=True)
+        assert int(scored.results.kernel.all_earned[0, 0]) == total
+        for i, record in enumerate(records):
+            answer = scored.results.answer(i)
+            answer.pop("version")
+            assert answer == reference.evaluate(record), f"{total}: record {i}"
+
+
+@contextmanager
+def _plan_setting(name: str, value: Any) -> Iterator[None]:
+    saved = getattr(runtime.plan, name)
+    setattr(runtime.plan, name, value)
+    runtime.plan.forget_plans()
+    try:
+        yield
+    finally:
+        setattr(runtime.plan, name, saved)
+        runtime.plan.forget_plans()
+
+
 @contextmanager
 def _table_budget(budget: int) -> Iterator[None]:
     saved = runtime.plan.TABLE_BUDGET_BYTES
