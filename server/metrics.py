@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Resolve 50 µs to 50 ms (the client library's defaults start at 5 ms), plus a tail.
@@ -20,21 +22,57 @@ MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # as prometheus_client 
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
+class _CachedLabels:
+    """``labels(*values)`` from a dict of the children already made. prometheus_client's own
+    validates, converts every value with ``str`` and takes a lock on each call (~2 µs, several per
+    request); label values here are bounded, so the dict is too. ``remove``/``clear`` empty it."""
+
+    _children: dict[tuple[Any, ...], Any]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._children = {}
+
+    def labels(self, *values: Any, **by_name: Any) -> Any:
+        if by_name:
+            return super().labels(*values, **by_name)  # type: ignore[misc]
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = super().labels(*values)  # type: ignore[misc]
+        return child
+
+    def remove(self, *values: Any) -> None:
+        self._children = {}
+        super().remove(*values)  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._children = {}
+        super().clear()  # type: ignore[misc]
+
+
+class LabelledCounter(_CachedLabels, Counter):
+    pass
+
+
+class LabelledHistogram(_CachedLabels, Histogram):
+    pass
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
-        self.handled = Counter(
+        self.handled = LabelledCounter(
             "grpc_server_handled", "RPCs completed, by method and status code.",
             ["grpc_service", "grpc_method", "grpc_code"], registry=registry,
         )
-        self.handling_seconds = Histogram(
+        self.handling_seconds = LabelledHistogram(
             "grpc_server_handling_seconds", "Time to handle an RPC on the server.",
             ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS, registry=registry,
         )
         self.in_flight = Gauge(
             "icp_requests_in_flight", "RPCs being handled now.", registry=registry, multiprocess_mode="livesum"
         )
-        self.records = Counter(
+        self.records = LabelledCounter(
             "icp_records_scored", "Records scored, by best (or closest) profile and tier.",
             ["profile", "tier"], registry=registry,
         )
@@ -45,7 +83,7 @@ class Metrics:
         self.kernel_seconds = Histogram(
             "icp_kernel_seconds", "Time in the scoring kernel per call.", buckets=LATENCY_BUCKETS, registry=registry
         )
-        self.field_values = Counter(
+        self.field_values = LabelledCounter(
             "icp_field_values", "Record values by field and status (missing, unreadable, unlisted).",
             ["field", "status"], registry=registry,
         )
