@@ -62,14 +62,26 @@ def score_batch(
 
 
 def score_one(serving: Serving, request: Any, limits: Limits, metrics: Metrics, decisions: DecisionSink | None = None) -> Any:
-    """Score a ``ScoreRequest``; a malformed record raises ``InvalidArgument`` naming its fields."""
-    values, violations = record_to_mapping(request.record, serving.field_types)
-    problems = {0: violations} if violations else {}
-    answer = _score(serving, [request.record.id], [values], problems, request.explain, request.per_profile, metrics, decisions)
-    if answer.errors:
-        error = answer.errors[0]
+    """Score a ``ScoreRequest``; a malformed record raises ``InvalidArgument`` naming its fields.
+
+    What :func:`_score` does for a batch, for one record without the batch bookkeeping (it runs on
+    every unary call): the same scorer, violations (the message's, then the encoder's), metrics,
+    result message and decision line."""
+    record = request.record
+    values, violations = record_to_mapping(record, serving.field_types)
+    scored = serving.scorer.score([values], per_profile=request.per_profile)
+    if scored.encoded.problems:
+        violations = violations + [(problem.field, problem.message) for problem in scored.encoded.problems]
+    if violations:
+        metrics.observe_scored(serving.profile_ids, scored, (), 1)
+        error = RecordError(0, record.id, tuple(violations))
         raise InvalidArgument(error.describe(), error.violations)
-    return answer.results[0]
+    ids = [record.id]
+    result = result_messages(scored.results, ids, [0], request.explain, request.per_profile)[0]
+    metrics.observe_scored(serving.profile_ids, scored, (0,), 0)
+    if decisions is not None:
+        decisions.record(serving, ids, scored, [0])
+    return result
 
 
 def _check_size(n: int, limits: Limits) -> None:
