@@ -102,6 +102,15 @@ def icp_command() -> list[str]:
     return [found] if found else [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
 
 
+def checkout_env() -> dict[str, str]:
+    """The environment for ``icp serve``, with this checkout first on ``PYTHONPATH``: the venv's
+    ``icp`` script imports whichever checkout the venv was installed from (an editable install may
+    point at another worktree), and the benchmark measures the code beside it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -396,7 +405,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="icp-served-") as tmp:
         server_log = (Path(tmp) / "server.log").open("w+")
         loadgen_log = (Path(tmp) / "loadgen.log").open("w+")
-        server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT)
+        server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT, env=checkout_env())
         loadgen: LoadGen | None = None
         try:
             try:

@@ -169,7 +169,10 @@ def _tier_name(profile: dict[str, Any], earned: int) -> str:
     return str(profile["tiers"][-1][0])
 
 
-ROW_BY_ROW_MAX = 16  # batches up to this size are finished record by record (see _finish_rows)
+# Batches up to this size are finished record by record (see _finish_rows). Measured on the bundled
+# profiles: ~2 µs a record that way against ~160 µs (1 record) to ~650 µs (128) for the vectorised
+# passes, which win only past ~128 records.
+ROW_BY_ROW_MAX = 64
 
 
 def finish(bundle: Bundle, kernel: KernelOutput) -> Results:
