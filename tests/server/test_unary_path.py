@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -277,3 +278,14 @@ def test_the_interceptor_wraps_each_method_once_and_counts_every_call() -> None:
     count = {"grpc_service": "icp.v1.Scoring", "grpc_method": "Score"}
     assert metrics.registry.get_sample_value("grpc_server_handling_seconds_count", count) == 4
     assert metrics.registry.get_sample_value("icp_requests_in_flight") == 0
+
+
+def test_the_served_benchmark_takes_a_unary_score_apart(tmp_path: Path) -> None:
+    """``python -m benchmarks served --parts``: every part timed (no claim about how fast)."""
+    from benchmarks.served import DEFAULT_RECORDS, unary_parts
+
+    records = tmp_path / "visitors.csv"
+    records.write_text("".join(DEFAULT_RECORDS.read_text().splitlines(keepends=True)[:41]))  # header + 40 rows
+    timings = unary_parts(records, repeats=1)
+    assert set(timings) >= {"Score, whole (interceptor + servicer)", "Encoder.encode", "run_kernel", "finish"}
+    assert all(us > 0 for us in timings.values())
