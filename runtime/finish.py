@@ -3,8 +3,10 @@
 Input: the bundle, the encoded columns and :class:`KernelOutput`. Output:
 :class:`Results`, columnar NumPy arrays with :meth:`Results.answer` turning one
 record's row into a plain dict (for the CLI, the server and ``icp test``).
-Nothing here is hot enough for Numba: it is a few vectorised passes per
-profile and per routing rule.
+Nothing here is hot enough for Numba: large batches take a few vectorised
+passes per profile and per routing rule; small ones (a unary ``Score``) are
+finished record by record (:func:`finish_row`) over constants prepared once per
+bundle, since the passes' fixed cost (~150 µs) would dwarf one record's work.
 
 Scores compare exactly: ``score = 100 × max(earned, 0) ÷ positive points``,
 shown to one decimal (half up); a tier holds when
@@ -13,6 +15,7 @@ shown to one decimal (half up); a tier holds when
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -307,16 +310,20 @@ class Finishing:
 
 _CACHED_FINISHINGS = 8
 _finishings: dict[str, Finishing] = {}
+_finishings_lock = threading.Lock()  # taken only to build one (server threads finish concurrently)
 
 
 def finishing_for(bundle: Bundle) -> Finishing:
     """The bundle's :class:`Finishing`, built once per version (versions hash meta and tables)."""
     found = _finishings.get(bundle.version)
     if found is None:
-        found = _build_finishing(bundle)
-        if len(_finishings) >= _CACHED_FINISHINGS:
-            _finishings.pop(next(iter(_finishings)))
-        _finishings[bundle.version] = found
+        with _finishings_lock:
+            found = _finishings.get(bundle.version)
+            if found is None:
+                found = _build_finishing(bundle)
+                while len(_finishings) >= _CACHED_FINISHINGS:
+                    del _finishings[next(iter(_finishings))]  # the oldest
+                _finishings[bundle.version] = found
     return found
 
 
