@@ -20,6 +20,11 @@ callers; p50/p99 per batch (target p99 ≤ 10 ms at 1,000), and server CPU per r
 ``/proc/PID/stat`` (utime + stime) read before and after each point (target ≤ 2 µs per record
 in batches of 1,000).
 
+``--parts``: no server; one unary ``Score`` taken apart in this process (the interceptor and
+servicer called directly over the same records, each part timed alone in a loop, thread CPU
+time, best of ``--parts-repeats``), to see which part of the per-call cost is whose. The parts
+run hot (caches warm, one part at a time): under a live server each costs 2-4× as much.
+
 Records are ``examples/data/visitors.csv`` (2,000 realistic rows with messy values), cycled.
 Nothing asserts on time; targets (PRODUCT.md, "Performance bars") are printed next to the
 measurements.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -100,6 +106,15 @@ def icp_command() -> list[str]:
         return [str(script)]
     found = shutil.which("icp")
     return [found] if found else [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment for ``icp serve``, with this checkout first on ``PYTHONPATH``: the venv's
+    ``icp`` script imports whichever checkout the venv was installed from (an editable install may
+    point at another worktree), and the benchmark measures the code beside it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -396,7 +411,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="icp-served-") as tmp:
         server_log = (Path(tmp) / "server.log").open("w+")
         loadgen_log = (Path(tmp) / "loadgen.log").open("w+")
-        server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT)
+        server = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT, env=checkout_env())
         loadgen: LoadGen | None = None
         try:
             try:
@@ -633,6 +648,70 @@ def markdown_tables(result: dict[str, Any]) -> str:
     )
 
 
+def unary_parts(records: Path = DEFAULT_RECORDS, profiles: Path | None = None, repeats: int = 5) -> dict[str, float]:
+    """µs of thread CPU per call for each part of a unary ``Score``, in process (see ``--parts``)."""
+    from prometheus_client import CollectorRegistry
+
+    from benchmarks.loadgen import read_rows, to_record
+    from compiler.schema import DEFAULT_PROFILES_DIR
+    from runtime.finish import finish, run_kernel
+    from server.api import pb
+    from server.convert import record_to_mapping, result_messages
+    from server.interceptors import ServiceInterceptor
+    from server.metrics import Metrics
+    from server.reload import prepare
+    from server.scoring import Limits
+    from server.service import ScoringService
+    from server.state import ServingHolder
+
+    class Context:  # what the servicer and the interceptor ask of a gRPC context
+        def time_remaining(self) -> float:
+            return 10.0
+
+        def code(self) -> None:
+            return None
+
+    serving = prepare(profiles or DEFAULT_PROFILES_DIR)
+    metrics = Metrics(CollectorRegistry())
+    service = ScoringService(ServingHolder(serving), Limits(), metrics)
+    wrapped = ServiceInterceptor(metrics)._unary(service.Score, "icp.v1.Scoring", "Score")
+    requests = [pb.ScoreRequest(record=to_record(row)) for row in read_rows(records)]
+    context, bundle, types = Context(), serving.bundle, serving.field_types
+    mappings = [record_to_mapping(r.record, types)[0] for r in requests]
+    scored = [serving.scorer.score([m]) for m in mappings]
+    kernels = [s.results.kernel for s in scored]
+    results = [service.Score(r, context).result for r in requests]
+    handling = metrics.handling_seconds.labels("icp.v1.Scoring", "Score")
+
+    def interceptor_metrics(_: Any) -> None:
+        metrics.in_flight.inc()
+        metrics.in_flight.dec()
+        metrics.handled.labels("icp.v1.Scoring", "Score", "OK").inc()
+        handling.observe(0.0001)
+
+    parts: dict[str, tuple[Callable[[Any], Any], Sequence[Any]]] = {
+        "Score, whole (interceptor + servicer)": (lambda r: wrapped(r, context), requests),
+        "record_to_mapping": (lambda r: record_to_mapping(r.record, types), requests),
+        "Encoder.encode": (lambda m: serving.scorer.encoder.encode([m]), mappings),
+        "run_kernel": (lambda s: run_kernel(bundle, s.encoded.columns), scored),
+        "finish": (lambda k: finish(bundle, k), kernels),
+        "result_messages": (lambda s: result_messages(s.results, ["id"], [0], False, False), scored),
+        "Metrics.observe_scored": (lambda s: metrics.observe_scored(serving.profile_ids, s, (0,), 0), scored),
+        "ScoreResponse(result=...)": (lambda m: pb.ScoreResponse(result=m), results),
+        "interceptor metrics": (interceptor_metrics, requests),
+    }
+    timings = {}
+    for name, (part, inputs) in parts.items():
+        best = math.inf
+        for _ in range(repeats):
+            started = time.thread_time()
+            for item in inputs:
+                part(item)
+            best = min(best, (time.thread_time() - started) / len(inputs) * 1e6)
+        timings[name] = best
+    return timings
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
@@ -664,6 +743,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--idle", type=float, dest="idle_s", help="seconds of idle server CPU measured first (default 1)"
     )
     parser.add_argument("--workers", type=int, help="icp serve --workers (default: the server's own default)")
+    parser.add_argument("--parts", action="store_true", help="no server: time the parts of one unary Score in process")
+    parser.add_argument("--parts-repeats", type=int, default=5, help="--parts: passes over the records, best kept (default 5)")
     parser.add_argument(
         "--scaling",
         help="worker counts, e.g. 1,2: only ScoreBatch throughput, once per icp serve --workers N, with the ratio "
@@ -683,6 +764,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     preset = QUICK if args.quick else FULL
+    if args.parts:
+        timings = unary_parts(args.records, args.profiles, args.parts_repeats)
+        print(f"One unary Score in process, µs of thread CPU per call (hot loop over {args.records.name}, best of {args.parts_repeats}):")
+        for name, us in timings.items():
+            print(f"  {name:40s} {us:8.1f}")
+        print(f"load average {os.getloadavg()}")
+        return 0
 
     def pick(name: str) -> Any:
         value = getattr(args, name)

@@ -43,32 +43,66 @@ WORKER_PID_KEY = "icp-worker-pid"  # trailing metadata under `icp serve --worker
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
+    """Wraps every ``/icp.`` method once: ``intercept_service`` runs for every call (on gRPC's
+    polling thread, before the handler is queued), so the wrapped handler is kept per method and
+    reused while the server returns the same handler for it."""
+
     def __init__(self, metrics: Metrics, worker_tag: bool = False):
         self.metrics = metrics
         self._worker_pid = ((WORKER_PID_KEY, str(os.getpid())),) if worker_tag else None
+        self._wrapped: dict[str, tuple[Any, Any]] = {}  # method → (the server's handler, ours)
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
-        if handler is None or not details.method.startswith("/icp."):
+        if handler is None:
+            return None
+        method_path = details.method
+        cached = self._wrapped.get(method_path)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        if not method_path.startswith("/icp."):
             return handler
-        service, method = details.method[1:].rsplit("/", 1)
+        service, method = method_path[1:].rsplit("/", 1)
+        wrapped = handler
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
+            wrapped = grpc.unary_unary_rpc_method_handler(
                 self._unary(handler.unary_unary, service, method),
                 request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer,
             )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
+        elif handler.stream_stream is not None:
+            wrapped = grpc.stream_stream_rpc_method_handler(
                 self._stream(handler.stream_stream, service, method),
                 request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer,
             )
-        return handler
+        self._wrapped[method_path] = (handler, wrapped)  # bounded: the methods the server registered
+        return wrapped
 
     def _unary(self, behaviour: Callable[[Any, Any], Any], service: str, method: str) -> Callable[[Any, Any], Any]:
+        """Time and count one call; map a domain error to its status (abort raises). Written out
+        rather than as a context manager: this runs on every call."""
+        metrics, worker_pid = self.metrics, self._worker_pid
+        in_flight, handled = metrics.in_flight, metrics.handled
+        handling = metrics.handling_seconds.labels(service, method)
+        clock = time.perf_counter
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._observed(service, method, context):
+            started, failed = clock(), False
+            in_flight.inc()
+            if worker_pid is not None:
+                context.set_trailing_metadata(worker_pid)
+            try:
                 return behaviour(request, context)
-            return None  # not reached: an error aborts the call
+            except ServiceError as error:
+                _abort(context, error)
+                return None  # not reached: abort raises
+            except Exception:
+                failed = True
+                log.exception("unexpected error in %s", method)
+                raise
+            finally:
+                in_flight.dec()
+                handled.labels(service, method, _code_name(context, failed)).inc()
+                handling.observe(clock() - started)
 
         return wrapped
 
@@ -101,4 +135,3 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         self.metrics.in_flight.dec()
         self.metrics.handled.labels(service, method, _code_name(context, failed)).inc()
         self.metrics.handling_seconds.labels(service, method).observe(time.perf_counter() - started)
-

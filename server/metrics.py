@@ -11,6 +11,9 @@ the ``live`` modes drop a dead worker's value."""
 from __future__ import annotations
 
 import os
+from collections import Counter as Tally
+from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -20,21 +23,57 @@ MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # as prometheus_client 
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
+class _CachedLabels:
+    """``labels(*values)`` from a dict of the children already made. prometheus_client's own
+    validates, converts every value with ``str`` and takes a lock on each call (~2 µs, several per
+    request); label values here are bounded, so the dict is too. ``remove``/``clear`` empty it."""
+
+    _children: dict[tuple[Any, ...], Any]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._children = {}
+
+    def labels(self, *values: Any, **by_name: Any) -> Any:
+        if by_name:
+            return super().labels(*values, **by_name)  # type: ignore[misc]
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = super().labels(*values)  # type: ignore[misc]
+        return child
+
+    def remove(self, *values: Any) -> None:
+        self._children = {}
+        super().remove(*values)  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._children = {}
+        super().clear()  # type: ignore[misc]
+
+
+class LabelledCounter(_CachedLabels, Counter):
+    pass
+
+
+class LabelledHistogram(_CachedLabels, Histogram):
+    pass
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
-        self.handled = Counter(
+        self.handled = LabelledCounter(
             "grpc_server_handled", "RPCs completed, by method and status code.",
             ["grpc_service", "grpc_method", "grpc_code"], registry=registry,
         )
-        self.handling_seconds = Histogram(
+        self.handling_seconds = LabelledHistogram(
             "grpc_server_handling_seconds", "Time to handle an RPC on the server.",
             ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS, registry=registry,
         )
         self.in_flight = Gauge(
             "icp_requests_in_flight", "RPCs being handled now.", registry=registry, multiprocess_mode="livesum"
         )
-        self.records = Counter(
+        self.records = LabelledCounter(
             "icp_records_scored", "Records scored, by best (or closest) profile and tier.",
             ["profile", "tier"], registry=registry,
         )
@@ -45,7 +84,7 @@ class Metrics:
         self.kernel_seconds = Histogram(
             "icp_kernel_seconds", "Time in the scoring kernel per call.", buckets=LATENCY_BUCKETS, registry=registry
         )
-        self.field_values = Counter(
+        self.field_values = LabelledCounter(
             "icp_field_values", "Record values by field and status (missing, unreadable, unlisted).",
             ["field", "status"], registry=registry,
         )
@@ -58,6 +97,35 @@ class Metrics:
             registry=registry, multiprocess_mode="livemax",
         )
         self.reloads = Counter("icp_reloads", "Bundle reloads, by outcome.", ["outcome"], registry=registry)
+
+    def observe_scored(self, profile_ids: Sequence[str], scored: Any, good: Sequence[int], bad: int) -> None:
+        """The per-call scoring metrics of a scored batch (a :class:`runtime.engine.Scored`):
+        records per call, kernel time, malformed records, records by best profile and tier for the
+        ``good`` rows, and the field-value counts. The counts for every scoring call, unary
+        or batch, with few lookups (a unary ``Score`` calls this for every request)."""
+        self.batch_records.observe(len(good) + bad)
+        self.kernel_seconds.observe(scored.kernel_seconds)
+        if bad:
+            self.record_errors.inc(bad)
+        results = scored.results
+        records = self.records.labels
+        if len(good) == 1:
+            i = good[0]
+            records(profile_ids[results.kernel.best[i]], results.tier[i]).inc(1)
+        elif good:
+            best, tier = results.kernel.best.tolist(), results.tier.tolist()
+            everyone = len(good) == len(best)
+            counts = Tally(zip(best, tier, strict=True)) if everyone else Tally((best[i], tier[i]) for i in good)
+            for (profile, tier_name), count in counts.items():
+                records(profile_ids[profile], tier_name).inc(count)
+        field_values = self.field_values.labels
+        for name, quality in scored.encoded.quality.items():
+            if quality.missing:
+                field_values(name, "missing").inc(quality.missing)
+            if quality.unreadable:
+                field_values(name, "unreadable").inc(quality.unreadable)
+            if quality.unlisted:
+                field_values(name, "unlisted").inc(quality.unlisted)
 
     def serving(self, version: str, previous: str | None, at: float) -> None:
         if previous is not None:

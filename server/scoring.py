@@ -6,7 +6,6 @@ result of a response carries the same bundle version.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,15 +78,26 @@ def score_batch(
 
 
 def score_one(serving: Serving, request: Any, limits: Limits, metrics: Metrics, decisions: DecisionSink | None = None) -> Any:
-    """Score a ``ScoreRequest``; a malformed record raises ``InvalidArgument`` naming its fields."""
-    values, violations = record_to_mapping(request.record, serving.field_types)
-    problems = {0: violations} if violations else {}
+    """Score a ``ScoreRequest``; a malformed record raises ``InvalidArgument`` naming its fields.
+
+    What :func:`_answer` does for a batch, for one record without the batch bookkeeping (it runs on
+    every unary call): the same scorer, violations (the message's, then the encoder's), metrics,
+    result message and decision line."""
+    record = request.record
+    values, violations = record_to_mapping(record, serving.field_types)
     scored = serving.scorer.score([values], per_profile=request.per_profile)
-    answer = _answer(serving, [request.record.id], scored, problems, request, metrics, decisions)
-    if answer.errors:
-        error = answer.errors[0]
+    if scored.encoded.problems:
+        violations = violations + [(problem.field, problem.message) for problem in scored.encoded.problems]
+    if violations:
+        metrics.observe_scored(serving.profile_ids, scored, (), 1)
+        error = RecordError(0, record.id, tuple(violations))
         raise InvalidArgument(error.describe(), error.violations)
-    return answer.results[0]
+    ids = [record.id]
+    result = result_messages(scored.results, ids, [0], request.explain, request.per_profile)[0]
+    metrics.observe_scored(serving.profile_ids, scored, (0,), 0)
+    if decisions is not None:
+        decisions.record(serving, ids, scored, [0])
+    return result
 
 
 def _check_size(n: int, limits: Limits) -> None:
@@ -122,25 +132,7 @@ def _answer(
             for i in range(len(ids))
         ]
         answer = BatchAnswer(version, results, errors)
-    _observe(serving, scored, good, len(problems), metrics)
+    metrics.observe_scored(serving.profile_ids, scored, good, len(problems))
     if decisions is not None and good:
         decisions.record(serving, ids, scored, good)
     return answer
-
-
-def _observe(serving: Serving, scored: Scored, good: list[int], bad: int, metrics: Metrics) -> None:
-    metrics.batch_records.observe(len(good) + bad)
-    metrics.kernel_seconds.observe(scored.kernel_seconds)
-    if bad:
-        metrics.record_errors.inc(bad)
-    profiles = serving.bundle.meta["profiles"]
-    results = scored.results
-    best, tier = results.kernel.best.tolist(), results.tier.tolist()
-    counts = Counter(zip(best, tier, strict=True)) if not bad else Counter((best[i], tier[i]) for i in good)
-    for (profile, tier_name), count in counts.items():
-        metrics.records.labels(profiles[profile]["id"], tier_name).inc(count)
-    for name, quality in scored.encoded.quality.items():
-        for status in ("missing", "unreadable", "unlisted"):
-            value = getattr(quality, status)
-            if value:
-                metrics.field_values.labels(name, status).inc(value)

@@ -18,11 +18,12 @@ class Serving:
     scorer: Scorer
     field_types: dict[str, str] = field(hash=False)
     activated_at: float = 0.0
+    profile_ids: tuple[str, ...] = ()  # by kernel profile index (the metrics' labels)
 
     @classmethod
     def of(cls, bundle: Bundle) -> Serving:
         types = {f["name"]: f["type"] for f in bundle.meta["fields"]}
-        return cls(bundle, Scorer(bundle), types, time.time())
+        return cls(bundle, Scorer(bundle), types, time.time(), tuple(bundle.profile_ids))
 
 
 class ServingHolder:
