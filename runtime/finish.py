@@ -195,20 +195,22 @@ def _finish_vectorised(bundle: Bundle, kernel: KernelOutput) -> Results:
     n = kernel.best.shape[0]
     positive = tables.prof_positive[kernel.best] if n else np.zeros(0, np.int64)
     tenths = score_tenths(kernel.earned, positive) if n else np.zeros(0, np.int64)
-    tier = np.empty(n, object)
+    tier_names = list(dict.fromkeys(name for profile in meta["profiles"] for name, _ in profile["tiers"]))
+    tier_code = np.zeros(n, np.int64)
     for p, profile in enumerate(meta["profiles"]):
         chosen = np.flatnonzero(kernel.best == p)
         if not chosen.size:
             continue
         clamped = np.maximum(kernel.earned[chosen], 0)
-        names = np.full(chosen.shape[0], profile["tiers"][-1][0], object)
+        codes = np.full(chosen.shape[0], tier_names.index(profile["tiers"][-1][0]))
         for name, threshold in reversed(profile["tiers"]):
-            names[clamped * 100 >= threshold * profile["positive_points"]] = name
-        tier[chosen] = names
+            codes[clamped * 100 >= threshold * profile["positive_points"]] = tier_names.index(name)
+        tier_code[chosen] = codes
     coverage = kernel.known / np.maximum(positive, 1)
     reasons = kernel.reasons
     disqualified_by = _disqualifiers(bundle, kernel, reasons)
-    action, queue, escalate = _route(bundle, kernel, tier)
+    action, queue, escalate = _route(bundle, kernel, tier_code, tier_names)
+    tier = _objects(tuple(tier_names))[tier_code]
     return Results(bundle, kernel, tenths, tier, coverage, reasons, disqualified_by, action, queue, escalate)
 
 
@@ -232,45 +234,61 @@ def _disqualifiers(bundle: Bundle, kernel: KernelOutput, reasons: np.ndarray) ->
     return result
 
 
-def _route(bundle: Bundle, kernel: KernelOutput, tier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First matching rule per record: the best profile's own rules (when it qualifies), then the global ones."""
+def _route(bundle: Bundle, kernel: KernelOutput, tier_code: np.ndarray, tier_names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First matching rule per record: its best profile's own rules, then the global ones.
+
+    Each profile's own rules are tried on that profile's records, then every global rule once on
+    all records still unrouted: the same order per record, with each global rule evaluated once
+    rather than once per profile. Actions and queues are coded until the end."""
     meta = bundle.meta
     n = kernel.best.shape[0]
-    action = np.full(n, DEFAULT_ACTION, object)
-    queue = np.full(n, None, object)
-    escalate = np.zeros(n, bool)
+    rules = [rule for profile in meta["profiles"] for rule in profile["route"]] + meta["route"]
+    actions = [DEFAULT_ACTION, *dict.fromkeys(rule["action"] for rule in rules)]
+    queues = [None, *dict.fromkeys(rule["queue"] for rule in rules if rule["queue"] is not None)]
+    action, queue, escalate = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, bool)
     offset = first_route_row(bundle)
-    holds = {offset + j: kernel.route_outcomes[:, j] == HOLDS for j in range(kernel.route_outcomes.shape[1])}
+    holds = kernel.route_outcomes == HOLDS
     qualified = kernel.qualified.astype(bool)
-    profile_ids = np.array([p["id"] for p in meta["profiles"]], object)[kernel.best] if n else np.zeros(0, object)
+    ids = [p["id"] for p in meta["profiles"]]
+
+    def matches(rule: dict[str, Any], among: np.ndarray) -> np.ndarray:
+        match = among.copy()
+        if rule["qualified"] is not None:
+            match &= qualified == rule["qualified"]
+        if rule["tiers"] is not None:
+            match &= np.array([name in rule["tiers"] for name in tier_names])[tier_code]
+        if rule["profiles"] is not None:
+            match &= np.array([profile in rule["profiles"] for profile in ids])[kernel.best]
+        for row in rule["conditions"]:
+            match &= holds[:, row - offset]
+        return match
+
+    def apply(rule: dict[str, Any], match: np.ndarray) -> None:
+        action[match] = actions.index(rule["action"])
+        queue[match] = queues.index(rule["queue"])
+        escalate[match] = rule["escalate"]
+        if rule["escalate_if"]:
+            escalate[match] |= np.logical_and.reduce([holds[:, r - offset] for r in rule["escalate_if"]])[match]
+
+    pending = np.ones(n, bool)
     for p, profile in enumerate(meta["profiles"]):
-        pending = kernel.best == p
-        for rule in profile["route"] + meta["route"]:
-            if not pending.any():  # every record of this profile is routed (or there is none)
+        if not profile["route"]:
+            continue
+        mine = pending & (kernel.best == p)
+        for rule in profile["route"]:
+            if not mine.any():
                 break
-            match = pending & _rule_matches(rule, tier, profile_ids, qualified, holds)
-            if not match.any():
-                continue
-            action[match], queue[match] = rule["action"], rule["queue"]
-            escalate[match] = rule["escalate"]
-            if rule["escalate_if"]:
-                all_hold = np.logical_and.reduce([holds[r] for r in rule["escalate_if"]])
-                escalate[match] |= all_hold[match]
+            match = matches(rule, mine)
+            apply(rule, match)
+            mine &= ~match
             pending &= ~match
-    return action, queue, escalate
-
-
-def _rule_matches(rule: dict[str, Any], tier: np.ndarray, profile_ids: np.ndarray, qualified: np.ndarray, holds: dict[int, np.ndarray]) -> np.ndarray:
-    match = np.ones(tier.shape[0], bool)
-    if rule["qualified"] is not None:
-        match &= qualified == rule["qualified"]
-    if rule["tiers"] is not None:
-        match &= np.isin(tier, rule["tiers"])
-    if rule["profiles"] is not None:
-        match &= np.isin(profile_ids, rule["profiles"])
-    for row in rule["conditions"]:
-        match &= holds[row]
-    return match
+    for rule in meta["route"]:
+        if not pending.any():
+            break
+        match = matches(rule, pending)
+        apply(rule, match)
+        pending &= ~match
+    return _objects(tuple(actions))[action], _objects(tuple(queues))[queue], escalate
 
 
 # --- record by record: the same answers as the vectorised passes, for small batches -------------

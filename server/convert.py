@@ -197,7 +197,7 @@ def columnar_results(results: Results, errors: list[RecordError]) -> Any:
     best, qualified = results.kernel.best.astype(np.int64), results.kernel.qualified.astype(bool)
     tier_names, tier = _coded(results.tier)
     action_names, action = _coded(results.action)
-    queue_names, queue = _coded(np.where(results.queue == None, "", results.queue), first="")  # noqa: E711
+    queue_names, queue = _coded(np.array([q or "" for q in results.queue.tolist()], object), first="")
     disqualified = np.where(qualified, -1, starts[best] + np.maximum(results.disqualified_by, 0))
     reasons = _OUTCOME_CODES[results.reasons.astype(np.int64) + 1]
     score, coverage, escalate = results.score_tenths / 10, np.round(results.coverage, 4), results.escalate.astype(bool)
@@ -225,14 +225,10 @@ _OUTCOME_CODES[[FAILS + 1, HOLDS + 1, UNKNOWN + 1]] = [pb.FAILS, pb.HOLDS, pb.UN
 
 def _coded(values: np.ndarray, first: str | None = None) -> tuple[list[str], np.ndarray]:
     """Distinct texts (``first`` at index 0 when given) and each value's index among them."""
-    texts = values.astype(str)
-    if first is not None:
-        texts = np.concatenate([[first], texts])
-    names, codes = np.unique(texts, return_inverse=True)
-    if first is not None:
-        order = np.argsort(names != first, kind="stable")  # ``first`` to the front, the rest in order
-        names, codes = names[order], np.argsort(order)[codes[1:]]
-    return names.tolist(), codes.astype(np.int64)
+    texts = values.tolist()
+    names = list(dict.fromkeys(([first] if first is not None else []) + texts))
+    index = {name: k for k, name in enumerate(names)}
+    return names, np.fromiter(map(index.__getitem__, texts), np.int64, len(texts))
 
 
 def error_result(error: RecordError, version: str) -> Any:
