@@ -24,7 +24,7 @@ import numpy as np
 
 from compiler.bundle import Bundle
 from compiler.spec import DEFAULT_ACTION
-from runtime.kernels import FAILS, HOLDS, UNKNOWN, Columns, score_records
+from runtime.kernels import FAILS, HOLDS, SMALL_BATCH, UNKNOWN, Columns, score_records, score_records_holding_gil
 from runtime.plan import plan_for
 
 OUTCOME_NAMES = {FAILS: "fails", HOLDS: "holds", UNKNOWN: "unknown"}
@@ -59,7 +59,8 @@ def run_kernel(bundle: Bundle, columns: Columns, per_profile: bool = False) -> K
         np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.uint8),
     )
     cat_codes, num_lo, num_hi, set_bits, set_present = columns
-    score_records(
+    kernel = score_records_holding_gil if n <= SMALL_BATCH else score_records
+    kernel(
         plan.ints, plan.floats, plan.masks, plan.outcomes, plan.table, cat_codes, num_lo, num_hi, set_bits, set_present,
         out.best, out.earned, out.known, out.qualified, out.reasons, out.route_outcomes,
         out.all_earned, out.all_known, out.all_qualified,

@@ -14,6 +14,7 @@ from compiler.bundle import BundleFileError
 from compiler.diagnostics import CompileError
 from compiler.pipeline import open_bundle
 from runtime.examples import run_examples
+from runtime.kernels import SMALL_BATCH
 from server.metrics import Metrics
 from server.state import Serving, ServingHolder
 
@@ -48,8 +49,9 @@ def prepare(source: Path) -> Serving:
 
 
 def warm(serving: Serving) -> None:
-    """Run the kernels once (loading them from Numba's cache or compiling them) before serving."""
+    """Run both kernels once (loading them from Numba's cache or compiling them) before serving."""
     serving.scorer.score([{}, {"employees": "51-200", "country": "US"}], per_profile=True)
+    serving.scorer.score([{}] * (SMALL_BATCH + 1))  # the GIL-releasing kernel of larger batches too
 
 
 class Reloader:

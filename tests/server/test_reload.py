@@ -162,8 +162,8 @@ def test_watcher_reloads_under_load_without_failed_calls(folder: Folder, caplog:
     app = start(folder.path, watch_poll_seconds=0.05, reload_debounce_seconds=0.1)
     try:
         assert app.holder.current.bundle.version == initial
-        signatures = len(runtime.kernels.score_records.signatures)
-        assert signatures == 1
+        signatures = [len(kernel.signatures) for kernel in runtime.kernels.KERNELS]
+        assert signatures == [1, 1]
         with grpc.insecure_channel(f"127.0.0.1:{app.port}") as channel:
             client = Client(pb_grpc.ScoringStub(channel), deadline=time.monotonic() + 180)  # bounded; generous for loaded CI machines
             thread = threading.Thread(target=client.run, daemon=True)
@@ -191,7 +191,7 @@ def test_watcher_reloads_under_load_without_failed_calls(folder: Folder, caplog:
             assert not thread.is_alive()
             # The first request after the last reload, on the request path: still one kernel signature.
             assert pb_grpc.ScoringStub(channel).ScoreBatch(pb.ScoreBatchRequest(records=[probe_record(0)]), timeout=5).results
-        assert len(runtime.kernels.score_records.signatures) == signatures == 1
+        assert [len(kernel.signatures) for kernel in runtime.kernels.KERNELS] == signatures == [1, 1]
     finally:
         app.stop(0)
     name = f"icp-profile-watcher:{folder.path}"
