@@ -31,6 +31,7 @@ from runtime.kernels import Columns
 
 SET_SEPARATORS = re.compile(r"[,;|]")
 _CACHE_LIMIT = 200_000
+SMALL_BATCH = 16  # records: up to here encode() reads value by value, past it column by column
 SUGGEST_CUTOFF = 0.8  # difflib ratio a field key must reach to be offered as "did you mean"
 
 
@@ -147,6 +148,21 @@ class ReadingTable:
     def __len__(self) -> int:
         return len(self.readings)
 
+    def reading(self, raw: Any, read: Any) -> Reading:
+        """What one raw value reads as (read and remembered the first time)."""
+        if raw is None:
+            return _MISSING_READING
+        key = cache_key(raw)
+        slot = self.index.get(key)
+        if slot is not None:
+            return self.readings[slot]
+        reading = read(raw)
+        if not _is_identity_key(key):
+            if len(self.readings) >= _CACHE_LIMIT:
+                self._reset()
+            self.index[key] = self._add(reading)
+        return reading
+
     def slots(self, values: Sequence[Any], keys: Sequence[Any] | None, read: Any) -> np.ndarray:
         """Each value's slot, reading the new ones, then the missing slot (0) at the end."""
         keys = values if keys is None else keys
@@ -193,13 +209,27 @@ class ReadingTable:
         quality.unreadable += int(counts[status == UNREADABLE].sum())
         quality.present += int(counts[status == PRESENT].sum())
         for u in np.flatnonzero(self.has_text[slots] & (counts > 0)).tolist():
-            reading, count = self.readings[int(slots[u])], int(counts[u])
-            if reading.unlisted:
-                quality.unlisted += count
-                for text in reading.unlisted:
-                    quality.unlisted_values[text] += count
-            if reading.unreadable is not None:
-                quality.unreadable_values[reading.unreadable] += count
+            count_texts(self.readings[int(slots[u])], int(counts[u]), quality)
+
+
+def count_reading(reading: Reading, count: int, quality: FieldQuality) -> None:
+    """``count`` records whose value reads as ``reading``, added to the field's counts."""
+    if reading.status == MISSING_VALUE:
+        quality.missing += count
+    elif reading.status == UNREADABLE:
+        quality.unreadable += count
+    else:
+        quality.present += count
+    count_texts(reading, count, quality)
+
+
+def count_texts(reading: Reading, count: int, quality: FieldQuality) -> None:
+    if reading.unlisted:
+        quality.unlisted += count
+        for text in reading.unlisted:
+            quality.unlisted_values[text] += count
+    if reading.unreadable is not None:
+        quality.unreadable_values[reading.unreadable] += count
 
 
 class Encoder:
@@ -230,18 +260,51 @@ class Encoder:
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
         """Records as mappings of field name → raw value (absent, None and NaN are missing)."""
+        if len(records) <= SMALL_BATCH:
+            return self._encode_few(records)
         columns = {name: factorize([record.get(name) for record in records]) for name in self.fields}
         return self.encode_columns(columns, len(records))
 
-    def encode_columns(self, columns: Mapping[str, Factorized], n: int) -> EncodedBatch:
-        """Factorized columns of ``n`` records; a field with no column is missing everywhere."""
-        encoded = Columns(
+    def _encode_few(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
+        """A few records (a unary call is one), value by value: the same readings and counts as
+        :meth:`encode_columns`, without its NumPy passes, whose fixed cost (~25 µs a field)
+        dwarfs a few values. ``tests/runtime/test_encoder_batches.py`` checks the two agree."""
+        n = len(records)
+        encoded = self._empty_columns(n)
+        quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
+        problems: list[RecordProblem] = []
+        for name, meta in self.fields.items():
+            table, read, kind, index = self._tables[name], self._read[meta["type"]], meta["type"], meta["index"]
+            counts = quality[name]
+            base = int(self.set_start[index]) if kind == "set" else 0
+            for i, record in enumerate(records):
+                reading = table.reading(record.get(name), lambda raw, meta=meta, read=read: read(meta, raw))
+                if kind == "category":
+                    encoded.cat_codes[i, index] = reading.code
+                elif kind == "number":
+                    encoded.num_lo[i, index], encoded.num_hi[i, index] = reading.lo, reading.hi
+                else:
+                    encoded.set_present[i, index] = reading.status == PRESENT
+                    for word, mask in reading.bits:
+                        encoded.set_bits[i, base + word] = mask
+                count_reading(reading, 1, counts)
+                if reading.problem is not None:
+                    problems.append(RecordProblem(i, name, reading.problem))
+        problems.sort(key=lambda p: p.record)
+        return EncodedBatch(encoded, quality, problems, n)
+
+    def _empty_columns(self, n: int) -> Columns:
+        return Columns(
             np.full((n, self.n_cat), MISSING_CODE, np.int32),
             np.full((n, self.n_num), np.nan),
             np.full((n, self.n_num), np.nan),
             np.zeros((n, self.total_set_words), np.uint64),
             np.zeros((n, len(self.set_words)), np.uint8),
         )
+
+    def encode_columns(self, columns: Mapping[str, Factorized], n: int) -> EncodedBatch:
+        """Factorized columns of ``n`` records; a field with no column is missing everywhere."""
+        encoded = self._empty_columns(n)
         quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
         problems: list[RecordProblem] = []
         for name, meta in self.fields.items():

@@ -4,6 +4,8 @@ exactly as its records do one at a time, by a fresh encoder each (no cache, one 
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,7 @@ from compiler import compile_profiles
 from compiler.schema import DEFAULT_PROFILES_DIR
 from compiler.values import NumberRange
 from runtime.encode import Encoder, factorize
+from tests.conftest import write_folder
 
 BUNDLE = compile_profiles(DEFAULT_PROFILES_DIR)
 
@@ -47,10 +50,18 @@ def _quality_tuple(quality: Any) -> tuple[Any, ...]:
 @settings(max_examples=150, deadline=None)
 @given(records())
 def test_a_batch_encodes_as_its_records_do_one_by_one(batch: list[dict[str, Any]]) -> None:
+    """Column by column (``encode_columns``, what batches past SMALL_BATCH take), value by value
+    (``encode`` of a few records) and one record at a time by fresh encoders all agree."""
     warm = Encoder(BUNDLE)
     warm.encode(batch[::-1])  # fill the value cache first: a cached reading must equal a fresh one
-    together = warm.encode(batch)
+    columns = {name: factorize([record.get(name) for record in batch]) for name in FIELDS}
+    together = warm.encode_columns(columns, len(batch))
     alone = [Encoder(BUNDLE).encode([record]) for record in batch]
+    few = Encoder(BUNDLE).encode(batch)
+    for name in ("cat_codes", "num_lo", "num_hi", "set_bits", "set_present"):
+        np.testing.assert_array_equal(getattr(few.columns, name), getattr(together.columns, name), err_msg=name)
+    assert [_quality_tuple(few.quality[f]) for f in FIELDS] == [_quality_tuple(together.quality[f]) for f in FIELDS]
+    assert few.problems == together.problems
     for name in ("cat_codes", "num_lo", "num_hi", "set_bits", "set_present"):
         expected = np.concatenate([getattr(one.columns, name) for one in alone])
         np.testing.assert_array_equal(getattr(together.columns, name), expected, err_msg=name)
@@ -97,11 +108,41 @@ def test_a_full_value_table_starts_over_and_still_reads_right(batches: list[list
     limit = runtime.encode._CACHE_LIMIT
     runtime.encode._CACHE_LIMIT = 3  # every batch overflows the table
     try:
-        encoder = Encoder(BUNDLE)
+        encoder, small = Encoder(BUNDLE), Encoder(BUNDLE)
         for batch in batches:
-            together, fresh = encoder.encode(batch), Encoder(BUNDLE).encode(batch)
+            columns = {name: factorize([record.get(name) for record in batch]) for name in FIELDS}
+            together, fresh = encoder.encode_columns(columns, len(batch)), Encoder(BUNDLE).encode(batch)
+            assert small.encode(batch).problems == fresh.problems  # the value-by-value table overflows too
             for name in ("cat_codes", "num_lo", "num_hi", "set_bits", "set_present"):
                 np.testing.assert_array_equal(getattr(together.columns, name), getattr(fresh.columns, name), err_msg=name)
             assert [_quality_tuple(together.quality[f]) for f in FIELDS] == [_quality_tuple(fresh.quality[f]) for f in FIELDS]
     finally:
         runtime.encode._CACHE_LIMIT = limit
+
+
+_WIDE = compile_profiles(write_folder(Path(tempfile.mkdtemp()) / "wide", [
+    {"id": "wide", "criteria": [{"field": "tools", "any": ["c0", "c1", "c2", "c3"], "weight": 1}]},
+]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([f"t{i}" for i in range(70)] + ["Frobnicator", "N/A"]), max_size=5), min_size=1, max_size=20))
+def test_a_set_two_words_wide_reads_the_same_in_every_path(sets: list[list[str]]) -> None:
+    """The tools field has 70 codes, so bits land in the field's second word too."""
+    tools = next(f for f in _WIDE.meta["fields"] if f["name"] == "tools")
+    assert _WIDE.tables.set_words[tools["index"]] == 2
+    batch = [{"tools": items} for items in sets] + [{"tools": ", ".join(items)} for items in sets]
+    few = Encoder(_WIDE).encode(batch[:16])
+    together = Encoder(_WIDE).encode_columns({"tools": factorize([r["tools"] for r in batch[:16]])}, len(batch[:16]))
+    np.testing.assert_array_equal(few.columns.set_bits, together.columns.set_bits)
+    np.testing.assert_array_equal(few.columns.set_present, together.columns.set_present)
+    # and by hand: each named tool's bit, at its code, in the right word
+    base = int(_WIDE.tables.set_word_start[tools["index"]])
+    for row, record in enumerate(batch[:16]):
+        items = record["tools"] if isinstance(record["tools"], list) else [i.strip() for i in record["tools"].split(",")]
+        expected = np.zeros(2, np.uint64)
+        for item in items:
+            if item in tools["keys"]:
+                code = tools["keys"][item]
+                expected[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
+        np.testing.assert_array_equal(few.columns.set_bits[row, base:base + 2], expected)
