@@ -712,6 +712,42 @@ def unary_parts(records: Path = DEFAULT_RECORDS, profiles: Path | None = None, r
     return timings
 
 
+def batch_parts(records: Path = DEFAULT_RECORDS, profiles: Path | None = None, repeats: int = 5, size: int = 1000) -> dict[str, float]:
+    """µs of thread CPU per visitor for each part of a columnar ``ScoreBatch`` of ``size``
+    (dictionary-encoded columns in, ``ColumnarResults`` out), in process (see ``--parts``)."""
+    from benchmarks.loadgen import batches, read_rows
+    from compiler.schema import DEFAULT_PROFILES_DIR
+    from runtime.finish import finish, run_kernel
+    from server.api import pb
+    from server.convert import columnar_results, columns_to_factorized
+    from server.reload import prepare
+
+    serving = prepare(profiles or DEFAULT_PROFILES_DIR)
+    wire = [r.SerializeToString() for r in batches(read_rows(records), size, "columnar", 4)]
+    encoder, bundle, types = serving.scorer.encoder, serving.bundle, serving.field_types
+    steps: dict[str, Callable[[Any], Any]] = {
+        "parse the request": lambda b: pb.ScoreBatchRequest.FromString(b),
+        "factorize the columns": lambda r: columns_to_factorized(r.columns, types)[1],
+        "encode": lambda c: encoder.encode_columns(c, size),
+        "run_kernel": lambda e: run_kernel(bundle, e.columns),
+        "finish": lambda k: finish(bundle, k),
+        "ColumnarResults": lambda r: pb.ScoreBatchResponse(bundle_version=bundle.version, columns=columnar_results(r, [])),
+        "serialise the response": lambda m: m.SerializeToString(),
+    }
+    timings = dict.fromkeys(steps, math.inf)
+    for _ in range(repeats + 1):  # the first pass warms the reading tables
+        spent = dict.fromkeys(steps, 0.0)
+        for item in wire:
+            for name, step in steps.items():
+                started = time.thread_time()
+                item = step(item)
+                spent[name] += time.thread_time() - started
+        for name in steps:
+            timings[name] = min(timings[name], spent[name] / (len(wire) * size) * 1e6)
+    timings["whole batch"] = sum(timings.values())
+    return timings
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
@@ -743,7 +779,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--idle", type=float, dest="idle_s", help="seconds of idle server CPU measured first (default 1)"
     )
     parser.add_argument("--workers", type=int, help="icp serve --workers (default: the server's own default)")
-    parser.add_argument("--parts", action="store_true", help="no server: time the parts of one unary Score in process")
+    parser.add_argument("--parts", action="store_true", help="no server: time the parts of one unary Score and of one columnar ScoreBatch of 1,000 in process")
     parser.add_argument("--parts-repeats", type=int, default=5, help="--parts: passes over the records, best kept (default 5)")
     parser.add_argument(
         "--scaling",
@@ -769,6 +805,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"One unary Score in process, µs of thread CPU per call (hot loop over {args.records.name}, best of {args.parts_repeats}):")
         for name, us in timings.items():
             print(f"  {name:40s} {us:8.1f}")
+        batch = batch_parts(args.records, args.profiles, args.parts_repeats)
+        print("\nOne ScoreBatch of 1,000 in process (dictionary-encoded columns in, ColumnarResults out), µs of thread CPU per visitor:")
+        for name, us in batch.items():
+            print(f"  {name:40s} {us:8.2f}")
         print(f"load average {os.getloadavg()}")
         return 0
 

@@ -289,3 +289,14 @@ def test_the_served_benchmark_takes_a_unary_score_apart(tmp_path: Path) -> None:
     timings = unary_parts(records, repeats=1)
     assert set(timings) >= {"Score, whole (interceptor + servicer)", "Encoder.encode", "run_kernel", "finish"}
     assert all(us > 0 for us in timings.values())
+
+
+def test_the_served_benchmark_takes_a_columnar_batch_apart() -> None:
+    """``--parts`` also times a columnar ScoreBatch step by step (no claim about how fast)."""
+    from benchmarks.served import batch_parts
+
+    timings = batch_parts(repeats=1, size=50)
+    steps = ["parse the request", "factorize the columns", "encode", "run_kernel", "finish", "ColumnarResults", "serialise the response"]
+    assert list(timings) == [*steps, "whole batch"]
+    assert all(timings[step] > 0 for step in steps)
+    assert timings["whole batch"] == sum(timings[step] for step in steps)
