@@ -136,9 +136,7 @@ def result_messages(results: Results, ids: Sequence[str], rows: list[int], expla
     dict per record in between."""
     if explain or per_profile:
         return {i: result_message(results, i, ids[i], explain, per_profile) for i in rows}
-    meta = results.bundle.meta
-    names = [p["id"] for p in meta["profiles"]]
-    items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in meta["profiles"]]
+    names, items = _names_of(results.bundle)
     outcome_enum = {0: pb.FAILS, 1: pb.HOLDS, 2: pb.UNKNOWN}
     best, qualified = results.kernel.best.tolist(), results.kernel.qualified.tolist()
     tenths, coverage, escalate = results.score_tenths.tolist(), results.coverage.tolist(), results.escalate.tolist()
@@ -158,6 +156,21 @@ def result_messages(results: Results, ids: Sequence[str], rows: list[int], expla
             add(criterion=criterion, outcome=outcome_enum[outcome])
         messages[i] = message
     return messages
+
+
+_NAMES: dict[str, tuple[list[str], list[list[str]]]] = {}
+
+
+def _names_of(bundle: Bundle) -> tuple[list[str], list[list[str]]]:
+    """Profile ids and each profile's criterion and exclusion ids, once per bundle version."""
+    names = _NAMES.get(bundle.version)
+    if names is None:
+        profiles = bundle.meta["profiles"]
+        names = [p["id"] for p in profiles], [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
+        if len(_NAMES) > 16:  # reloads: keep a few versions, not all
+            _NAMES.clear()
+        _NAMES[bundle.version] = names
+    return names
 
 
 def result_message(results: Results, i: int, record_id: str, explain: bool, per_profile: bool) -> Any:
