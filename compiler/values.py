@@ -236,6 +236,25 @@ def parse_number(raw: object, kind: str, options: ParseOptions | None = None) ->
             return Unreadable(str(raw)[:40], "too large to be a number of this kind")
     if not isinstance(raw, str):
         return Unreadable(repr(raw), f"a {type(raw).__name__}, not a number")
+    plain = _plain_digits(raw, kind, options)
+    return plain if plain is not None else _parse_text_value(raw, kind, options)
+
+
+def _plain_digits(raw: str, kind: str, options: ParseOptions) -> NumberRange | None:
+    """The common case read directly: ASCII digits only (``1551``, ``63821``, ``2006``), which
+    the full reading below would read as that number. ``None`` sends everything else there:
+    a headcount of 0, a year that is not four digits, yes/no fields, and fields with bands."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 15) or options.bands or kind == "boolean":
+        return None
+    value = float(raw)
+    if kind == "year":
+        return NumberRange(value, value) if len(raw) == 4 and 1000 <= value <= 2999 else None
+    if kind == "count" and value == 0:
+        return None
+    return NumberRange(value, value)
+
+
+def _parse_text_value(raw: str, kind: str, options: ParseOptions) -> NumberValue:
     text = clean_text(raw).casefold()
     if _EXCEL_JUNK.match(text):  # before the placeholder test: '#N/A' is a spreadsheet error here
         return Unreadable(raw, "a spreadsheet error or overflow marker")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compiler.text import value_key
 from compiler.values import MISSING, NumberRange, Unreadable, parse_number
@@ -163,3 +165,13 @@ def test_suggestions_for_unlisted_values() -> None:
     quality = FieldQuality(vocabulary=vocabulary)
     quality.unlisted_values.update({"Giorgia": 2, "Narnia": 1})
     assert quality.suggestions(5) == [("Giorgia", 2, "georgia (US-GA)"), ("Narnia", 1, None)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=18), st.sampled_from(["count", "money", "year", "number", "boolean"]))
+def test_plain_digits_read_as_the_full_reading_reads_them(raw: str, kind: str) -> None:
+    """parse_number reads ASCII digit strings directly; it must give what the full text reading gives."""
+    from compiler.values import DEFAULT_OPTIONS, _parse_text_value
+
+    assert parse_number(raw, kind) == _parse_text_value(raw, kind, DEFAULT_OPTIONS)
+    assert parse_number(raw.zfill(4), kind) == _parse_text_value(raw.zfill(4), kind, DEFAULT_OPTIONS)
