@@ -268,8 +268,19 @@ def score_records(
 # The same entry point holding the GIL, for small batches: their work is microseconds, and a call
 # that releases the GIL must win it back from the server's other threads afterwards, which in a
 # busy server is most of a unary call's latency tail (measured: kernel wall p99 ~1 ms against
-# ~0.2 ms of CPU). It compiles to one more cached signature, loaded with the first.
-score_records_holding_gil = numba.njit(nogil=False, cache=_CACHE)(score_records.py_func)
+# ~0.2 ms of CPU). A function of its own, not a second dispatcher of the same Python function:
+# Numba's disk cache keys entries by function and signature, not by nogil, so two dispatchers of
+# one function load each other's code (measured: the large-batch kernel lost its 2-thread
+# speed-up). Called from compiled code, score_records runs in this caller's GIL state.
+@numba.njit(nogil=False, cache=_CACHE)
+def score_records_holding_gil(ints, floats, masks, outcomes, table, cat_codes, num_lo, num_hi, set_bits, set_present,
+                              best, best_earned, best_known, best_qualified, best_outcomes, route_outcomes,
+                              all_earned, all_known, all_qualified):
+    score_records(ints, floats, masks, outcomes, table, cat_codes, num_lo, num_hi, set_bits, set_present,
+                  best, best_earned, best_known, best_qualified, best_outcomes, route_outcomes,
+                  all_earned, all_known, all_qualified)
+
+
 KERNELS = (score_records, score_records_holding_gil)
 SMALL_BATCH = 64  # records: up to here the GIL is held
 
