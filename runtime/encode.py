@@ -188,36 +188,41 @@ class ReadingTable:
             if len(self.readings) + found.count(None) > _CACHE_LIMIT:
                 self._reset()
                 found = list(map(self.index.get, keys))
-            passing = []
-            for u, slot in enumerate(found):
-                if slot is None:
-                    slot = self.index.get(keys[u])  # the same new value twice in one batch
-                    if slot is None:
-                        slot = self.index[keys[u]] = self._add(read(values[u]))
-                        if _is_identity_key(keys[u]):
-                            passing.append(keys[u])
-                    found[u] = slot
-            for key in passing:
-                del self.index[key]
+            new = [u for u, slot in enumerate(found) if slot is None]
+            first = self._add_all([read(values[u]) for u in new])
+            for offset, u in enumerate(new):
+                found[u] = self.index[keys[u]] = first + offset
+            for u in new:
+                if _is_identity_key(keys[u]):
+                    del self.index[keys[u]]  # valid only while that object lives
         found.append(0)
         return np.array(found, np.int64)
 
     def _add(self, reading: Reading) -> int:
-        slot = len(self.readings)
-        if slot == self.status.shape[0]:
+        return self._add_all([reading])
+
+    def _add_all(self, readings: list[Reading]) -> int:
+        """Append readings to the arrays; the slot of the first."""
+        start, end = len(self.readings), len(self.readings) + len(readings)
+        if end > self.status.shape[0]:
+            capacity = max(2 * self.status.shape[0], end)
             for name in ("status", "code", "lo", "hi", "bits", "has_text", "has_problem"):
                 old = getattr(self, name)
-                grown = np.zeros((2 * old.shape[0], *old.shape[1:]), old.dtype)
+                grown = np.zeros((capacity, *old.shape[1:]), old.dtype)
                 grown[: old.shape[0]] = old
                 setattr(self, name, grown)
-        self.readings.append(reading)
-        self.status[slot], self.code[slot], self.lo[slot], self.hi[slot] = reading.status, reading.code, reading.lo, reading.hi
-        self.bits[slot] = 0
-        for word, mask in reading.bits:
-            self.bits[slot, word] = np.uint64(mask)
-        self.has_text[slot] = bool(reading.unlisted) or reading.unreadable is not None
-        self.has_problem[slot] = reading.problem is not None
-        return slot
+        self.readings.extend(readings)
+        self.status[start:end] = [r.status for r in readings]
+        self.code[start:end] = [r.code for r in readings]
+        self.lo[start:end] = [r.lo for r in readings]
+        self.hi[start:end] = [r.hi for r in readings]
+        self.bits[start:end] = 0
+        for slot, reading in enumerate(readings, start):
+            for word, mask in reading.bits:
+                self.bits[slot, word] = mask
+        self.has_text[start:end] = [bool(r.unlisted) or r.unreadable is not None for r in readings]
+        self.has_problem[start:end] = [r.problem is not None for r in readings]
+        return start
 
     def count(self, slots: np.ndarray, counts: np.ndarray, quality: FieldQuality) -> None:
         """Add a batch's counts (``counts[u]`` records hold the value in ``slots[u]``) to ``quality``."""
