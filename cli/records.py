@@ -260,6 +260,11 @@ def _csv(path: Path) -> tuple[list[str], Iterator[Chunk]]:
 
     def chunks() -> Iterator[Chunk]:
         done = 0
+        if not _quotes_balanced(path):
+            # Arrow reads an unclosed quote to the end of the file as one cell (rows vanish into
+            # it); Python's reader refuses it and names the line.
+            yield from _python_csv_chunks(path, header, skip=0)
+            return
         try:
             reader = pacsv.open_csv(
                 path,
@@ -286,6 +291,15 @@ def _csv(path: Path) -> tuple[list[str], Iterator[Chunk]]:
 
 
 _BLOCK_BYTES = 4 << 20
+
+
+def _quotes_balanced(path: Path) -> bool:
+    """An even number of ``"`` in the file: every quoted cell closed (a doubled quote counts two)."""
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK_BYTES):
+            count += block.count(b'"')
+    return count % 2 == 0
 
 
 def _text_chunk(header: list[str], batches: list[pa.RecordBatch]) -> Chunk:

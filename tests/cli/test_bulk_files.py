@@ -79,3 +79,15 @@ def test_a_ragged_row_is_read_on_by_the_tolerant_reader_and_nothing_is_lost(tmp_
     assert main(["score", str(path), "-o", str(out), "--quiet"]) == 0
     scored = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["id"] for row in scored] == [f"r{i}" for i in range(40)]
+
+
+def test_an_unclosed_quote_is_an_error_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Arrow would read it to the end of the file as one cell, and the rows after it would vanish."""
+    path = tmp_path / "unclosed.csv"
+    path.write_text('id,country\n1,Germany\n2,"France\n3,Spain\n')
+    assert main(["score", str(path), "-o", str(tmp_path / "out.csv"), "--quiet"]) == 2
+    assert f"{path}:4: not valid CSV" in capsys.readouterr().err
+    path.write_text('id,country\n1,"Germany, ""DE"""\n2,"Fra\nnce"\n')  # doubled and multi-line quotes are fine
+    assert main(["score", str(path), "-o", str(tmp_path / "out.csv"), "--quiet"]) == 0
+    rows = _read_csv(tmp_path / "out.csv")
+    assert [(r["id"], r["country"]) for r in rows] == [("1", 'Germany, "DE"'), ("2", "Fra\nnce")]
