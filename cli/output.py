@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from cli.records import Chunk
 from compiler.bundle import Bundle
-from runtime.finish import OUTCOME_NAMES, Results
+from runtime.finish import OUTCOME_NAMES, Results, finishing_for
 
 OUTPUT_COLUMNS = (
     "icp_profile", "icp_qualified", "icp_score", "icp_tier", "icp_coverage", "icp_action",
@@ -29,12 +29,12 @@ _TYPES = {"icp_qualified": pa.bool_(), "icp_score": pa.float64(), "icp_coverage"
 
 def answer_columns(results: Results, bundle: Bundle) -> dict[str, pa.Array]:
     """The values of OUTPUT_COLUMNS for every record, typed (compact reasons: ``id=outcome;...``)."""
-    profiles = bundle.meta["profiles"]
-    items = [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
+    finishing = finishing_for(bundle)
+    items = finishing.item_ids
     best, qualified = results.kernel.best, results.kernel.qualified.astype(bool)
     n = results.size
     return {
-        "icp_profile": _coded(best, [p["id"] for p in profiles]),
+        "icp_profile": _coded(best, finishing.profile_ids),
         "icp_qualified": pa.array(qualified),
         "icp_score": pa.array(results.score_tenths / 10),
         "icp_tier": pa.array(results.tier, pa.string()),
@@ -42,7 +42,7 @@ def answer_columns(results: Results, bundle: Bundle) -> dict[str, pa.Array]:
         "icp_action": pa.array(results.action, pa.string()),
         "icp_queue": pa.array([q or "" for q in results.queue.tolist()], pa.string()),
         "icp_escalate": pa.array(results.escalate.astype(bool)),
-        "icp_disqualified_by": _disqualifiers(best, qualified, results.disqualified_by, items),
+        "icp_disqualified_by": _coded(results.disqualifier_items() + 1, ["", *(item for profile in items for item in profile)]),
         "icp_reasons": _reasons(best, results.reasons, items),
         "icp_version": _coded(np.zeros(n, np.int32), [bundle.version]),
     }
@@ -50,13 +50,6 @@ def answer_columns(results: Results, bundle: Bundle) -> dict[str, pa.Array]:
 
 def _coded(codes: np.ndarray, texts: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(texts, pa.string())).cast(pa.string())
-
-
-def _disqualifiers(best: np.ndarray, qualified: np.ndarray, position: np.ndarray, items: list[list[str]]) -> pa.Array:
-    """'' when qualified, else the id of what disqualified the record (its position among its profile's items)."""
-    offsets = np.cumsum([0] + [len(i) for i in items])
-    codes = np.where(qualified, 0, 1 + offsets[best] + np.maximum(position, 0))
-    return _coded(codes, [""] + [item for profile in items for item in profile])
 
 
 def _reasons(best: np.ndarray, reasons: np.ndarray, items: list[list[str]]) -> pa.Array:

@@ -225,15 +225,13 @@ def _decoded_lines(path: Path) -> Iterator[str]:
     """Lines decoded as UTF-8, falling back to Windows-1252 line by line (real exports mix them)."""
     with path.open("rb") as handle:
         for raw in handle:
-            try:
-                yield raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                yield raw.decode("cp1252", errors="replace")
+            yield _decoded(raw, "utf-8-sig")
 
 
-def _decoded(raw: bytes) -> str:
+def _decoded(raw: bytes, utf8: str = "utf-8") -> str:
+    """UTF-8 (``utf8``: or ``utf-8-sig``, dropping a byte-order mark), else Windows-1252."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode(utf8)
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
 

@@ -14,10 +14,11 @@ an unreadable number is counted and then treated as missing.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -160,12 +161,12 @@ class ReadingTable:
         self.bits = np.zeros((capacity, self.set_words), np.uint64)
         self.has_text = np.zeros(capacity, bool)  # an unlisted or unreadable text to count
         self.has_problem = np.zeros(capacity, bool)
-        self._add(_MISSING_READING)
+        self._add_all([_MISSING_READING])
 
     def __len__(self) -> int:
         return len(self.readings)
 
-    def reading(self, raw: Any, read: Any) -> Reading:
+    def reading(self, raw: Any, read: Callable[[Any], Reading]) -> Reading:
         """What one raw value reads as (read and remembered the first time)."""
         if raw is None:
             return _MISSING_READING
@@ -177,10 +178,10 @@ class ReadingTable:
         if not _is_identity_key(key):
             if len(self.readings) >= _CACHE_LIMIT:
                 self._reset()
-            self.index[key] = self._add(reading)
+            self.index[key] = self._add_all([reading])
         return reading
 
-    def slots(self, values: Sequence[Any], keys: Sequence[Any] | None, read: Any) -> np.ndarray:
+    def slots(self, values: Sequence[Any], keys: Sequence[Any] | None, read: Callable[[Any], Reading]) -> np.ndarray:
         """Each value's slot, reading the new ones, then the missing slot (0) at the end."""
         keys = values if keys is None else keys
         found = list(map(self.index.get, keys))
@@ -197,9 +198,6 @@ class ReadingTable:
                     del self.index[keys[u]]  # valid only while that object lives
         found.append(0)
         return np.array(found, np.int64)
-
-    def _add(self, reading: Reading) -> int:
-        return self._add_all([reading])
 
     def _add_all(self, readings: list[Reading]) -> int:
         """Append readings to the arrays; the slot of the first."""
@@ -278,7 +276,8 @@ class Encoder:
         self._vocabularies = {
             name: Vocabulary(f["keys"], f["values"], self.placeholders) for name, f in self.fields.items() if "keys" in f
         }
-        self._read = {"category": self._read_category, "number": self._read_number, "set": self._read_set}
+        read = {"category": self._read_category, "number": self._read_number, "set": self._read_set}
+        self._readers = {name: functools.partial(read[meta["type"]], meta) for name, meta in self.fields.items()}
         self._keys: dict[str, str | None] = {}
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
@@ -297,11 +296,11 @@ class Encoder:
         quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
         problems: list[RecordProblem] = []
         for name, meta in self.fields.items():
-            table, read, kind, index = self._tables[name], self._read[meta["type"]], meta["type"], meta["index"]
+            table, read, kind, index = self._tables[name], self._readers[name], meta["type"], meta["index"]
             counts = quality[name]
             base = int(self.set_start[index]) if kind == "set" else 0
             for i, record in enumerate(records):
-                reading = table.reading(record.get(name), lambda raw, meta=meta, read=read: read(meta, raw))
+                reading = table.reading(record.get(name), read)
                 if kind == "category":
                     encoded.cat_codes[i, index] = reading.code
                 elif kind == "number":
@@ -336,11 +335,12 @@ class Encoder:
                 quality[name].missing += n
                 continue
             table = self._tables[name]
-            slots = table.slots(column.values, column.keys, lambda raw, meta=meta: self._read[meta["type"]](meta, raw))
+            slots = table.slots(column.values, column.keys, self._readers[name])
             per_record = slots[column.inverse]  # the last slot is the missing reading: no value (-1) lands there
             self._spread(meta, table, per_record, encoded)
-            table.count(slots[:-1], np.bincount(column.inverse + 1, minlength=len(slots))[1:], quality[name])
-            quality[name].missing += int((column.inverse < 0).sum())
+            counts = np.bincount(column.inverse + 1, minlength=len(slots))  # [0]: records with no value at all
+            table.count(slots[:-1], counts[1:], quality[name])
+            quality[name].missing += int(counts[0])
             wrong = np.flatnonzero(table.has_problem[per_record])
             problems += [RecordProblem(i, name, str(table.readings[slot].problem)) for i, slot in zip(wrong.tolist(), per_record[wrong].tolist(), strict=True)]
         problems.sort(key=lambda p: p.record)  # stable: fields stay in schema order

@@ -91,6 +91,12 @@ class Results:
     def size(self) -> int:
         return len(self.tier)
 
+    def disqualifier_items(self) -> np.ndarray:
+        """Per record, what disqualified it as an index among all profiles' items laid end to end
+        (``Finishing.item_starts``), or -1 when it qualifies."""
+        starts = finishing_for(self.bundle).item_starts
+        return np.where(self.kernel.qualified.astype(bool), -1, starts[self.kernel.best] + np.maximum(self.disqualified_by, 0))
+
     def answer(self, i: int, explain: bool = False, per_profile: bool = False) -> dict[str, Any]:
         profile = self.bundle.meta["profiles"][self.kernel.best[i]]
         items = profile["criteria"] + profile["exclusions"]
@@ -315,6 +321,7 @@ class _ProfileFinishing:
     positive: int  # tables.prof_positive: scores and coverage
     tier_positive: int  # meta positive_points: tiers (the vectorised path reads each from there)
     tiers: tuple[tuple[str, int], ...]
+    items: tuple[str, ...]  # criterion then exclusion ids: the reasons positions
     blocking: tuple[frozenset[int], ...]  # per reasons position: the outcomes that disqualify
     rules: tuple[_Rule, ...]  # the profile's own rules, then the global ones
 
@@ -325,6 +332,20 @@ class Finishing:
 
     version: str
     profiles: tuple[_ProfileFinishing, ...]
+
+    @property
+    def profile_ids(self) -> list[str]:
+        return [p.id for p in self.profiles]
+
+    @property
+    def item_ids(self) -> list[list[str]]:
+        """Each profile's criterion and exclusion ids, in reasons order."""
+        return [list(p.items) for p in self.profiles]
+
+    @property
+    def item_starts(self) -> np.ndarray:
+        """Where each profile's items start among all profiles' items laid end to end (P + 1 entries)."""
+        return np.cumsum([0] + [len(p.items) for p in self.profiles])
 
 
 _CACHED_FINISHINGS = 8
@@ -373,7 +394,8 @@ def _build_finishing(bundle: Bundle) -> Finishing:
                 blocking.append(frozenset())
         profiles.append(_ProfileFinishing(
             profile["id"], int(bundle.tables.prof_positive[p]), int(profile["positive_points"]),
-            tuple((name, int(threshold)) for name, threshold in profile["tiers"]), tuple(blocking),
+            tuple((name, int(threshold)) for name, threshold in profile["tiers"]),
+            tuple(item["id"] for item in profile["criteria"] + profile["exclusions"]), tuple(blocking),
             tuple(rule_of(rule) for rule in profile["route"]) + global_rules,
         ))
     return Finishing(bundle.version, tuple(profiles))

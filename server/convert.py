@@ -17,7 +17,7 @@ import numpy as np
 from compiler.bundle import Bundle
 from compiler.values import NumberRange
 from runtime.encode import Factorized, cache_key, factorize
-from runtime.finish import FAILS, HOLDS, UNKNOWN, Results
+from runtime.finish import FAILS, HOLDS, UNKNOWN, Results, finishing_for
 from server.api import pb
 
 CATEGORY_FIELDS = ("industry", "country", "region", "state", "funding_stage")
@@ -136,7 +136,8 @@ def result_messages(results: Results, ids: Sequence[str], rows: list[int], expla
     dict per record in between."""
     if explain or per_profile:
         return {i: result_message(results, i, ids[i], explain, per_profile) for i in rows}
-    names, items = _names_of(results.bundle)
+    finishing = finishing_for(results.bundle)
+    names, items = finishing.profile_ids, finishing.item_ids
     outcome_enum = {0: pb.FAILS, 1: pb.HOLDS, 2: pb.UNKNOWN}
     best, qualified = results.kernel.best.tolist(), results.kernel.qualified.tolist()
     tenths, coverage, escalate = results.score_tenths.tolist(), results.coverage.tolist(), results.escalate.tolist()
@@ -156,21 +157,6 @@ def result_messages(results: Results, ids: Sequence[str], rows: list[int], expla
             add(criterion=criterion, outcome=outcome_enum[outcome])
         messages[i] = message
     return messages
-
-
-_NAMES: dict[str, tuple[list[str], list[list[str]]]] = {}
-
-
-def _names_of(bundle: Bundle) -> tuple[list[str], list[list[str]]]:
-    """Profile ids and each profile's criterion and exclusion ids, once per bundle version."""
-    names = _NAMES.get(bundle.version)
-    if names is None:
-        profiles = bundle.meta["profiles"]
-        names = [p["id"] for p in profiles], [[item["id"] for item in p["criteria"] + p["exclusions"]] for p in profiles]
-        if len(_NAMES) > 16:  # reloads: keep a few versions, not all
-            _NAMES.clear()
-        _NAMES[bundle.version] = names
-    return names
 
 
 def result_message(results: Results, i: int, record_id: str, explain: bool, per_profile: bool) -> Any:
@@ -203,25 +189,23 @@ def result_message(results: Results, i: int, record_id: str, explain: bool, per_
 
 def columnar_results(results: Results, errors: list[RecordError]) -> Any:
     """A ``ColumnarResults`` message: the result arrays as packed columns, text as codes."""
-    meta = results.bundle.meta
-    profiles = meta["profiles"]
-    items = [item["id"] for p in profiles for item in p["criteria"] + p["exclusions"]]
-    starts = np.cumsum([0] + [len(p["criteria"]) + len(p["exclusions"]) for p in profiles])
+    finishing = finishing_for(results.bundle)
+    items = [item for profile in finishing.item_ids for item in profile]
+    starts = finishing.item_starts
     best, qualified = results.kernel.best.astype(np.int64), results.kernel.qualified.astype(bool)
     tier_names, tier = _coded(results.tier)
     action_names, action = _coded(results.action)
     queue_names, queue = _coded(np.array([q or "" for q in results.queue.tolist()], object), first="")
-    disqualified = np.where(qualified, -1, starts[best] + np.maximum(results.disqualified_by, 0))
+    disqualified = results.disqualifier_items()
     reasons = _OUTCOME_CODES[results.reasons.astype(np.int64) + 1]
     score, coverage, escalate = results.score_tenths / 10, np.round(results.coverage, 4), results.escalate.astype(bool)
     if errors:
-        bad = np.array([e.index for e in errors])
-        best, disqualified = best.copy(), disqualified.copy()
+        bad = np.array([e.index for e in errors])  # every column here is this call's own array
         best[bad], disqualified[bad], reasons[bad] = -1, -1, 0
         for column in (qualified, score, tier, coverage, action, queue, escalate):
             column[bad] = 0
     return pb.ColumnarResults(
-        profile_names=[p["id"] for p in profiles], profile=best.tolist(), qualified=qualified.tolist(),
+        profile_names=finishing.profile_ids, profile=best.tolist(), qualified=qualified.tolist(),
         score=score.tolist(), tier_names=tier_names, tier=tier.tolist(), coverage=coverage.tolist(),
         action_names=action_names, action=action.tolist(), queue_names=queue_names, queue=queue.tolist(),
         escalate=escalate.tolist(), criterion_names=items, criteria_start=starts.tolist(),

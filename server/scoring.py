@@ -122,7 +122,7 @@ def _answer(
     version = serving.bundle.version
     errors = [RecordError(i, ids[i], tuple(v)) for i, v in sorted(problems.items())]
     good = [i for i in range(len(ids)) if i not in problems] if problems else list(range(len(ids)))
-    if getattr(request, "columnar_results", False):
+    if request.columnar_results:
         answer = BatchAnswer(version, [], errors, columnar_results(scored.results, errors))
     else:
         explain, per_profile = request.explain, request.per_profile
