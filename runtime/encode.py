@@ -17,6 +17,7 @@ import difflib
 import functools
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -279,11 +280,15 @@ class Encoder:
         read = {"category": self._read_category, "number": self._read_number, "set": self._read_set}
         self._readers = {name: functools.partial(read[meta["type"]], meta) for name, meta in self.fields.items()}
         self._keys: dict[str, str | None] = {}
+        # The reading tables grow and start over: one batch at a time (the server's threads share
+        # an encoder; encoding holds the GIL almost throughout, so little is lost).
+        self._lock = threading.Lock()
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> EncodedBatch:
         """Records as mappings of field name → raw value (absent, None and NaN are missing)."""
         if len(records) <= SMALL_BATCH:
-            return self._encode_few(records)
+            with self._lock:
+                return self._encode_few(records)
         columns = {name: factorize([record.get(name) for record in records]) for name in self.fields}
         return self.encode_columns(columns, len(records))
 
@@ -326,6 +331,10 @@ class Encoder:
 
     def encode_columns(self, columns: Mapping[str, Factorized], n: int) -> EncodedBatch:
         """Factorized columns of ``n`` records; a field with no column is missing everywhere."""
+        with self._lock:
+            return self._encode_columns(columns, n)
+
+    def _encode_columns(self, columns: Mapping[str, Factorized], n: int) -> EncodedBatch:
         encoded = self._empty_columns(n)
         quality = {name: FieldQuality(vocabulary=self._vocabularies.get(name)) for name in self.fields}
         problems: list[RecordProblem] = []

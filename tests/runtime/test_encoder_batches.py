@@ -146,3 +146,41 @@ def test_a_set_two_words_wide_reads_the_same_in_every_path(sets: list[list[str]]
                 code = tools["keys"][item]
                 expected[code >> 6] |= np.uint64(1) << np.uint64(code & 63)
         np.testing.assert_array_equal(few.columns.set_bits[row, base:base + 2], expected)
+
+
+def test_threads_sharing_one_encoder_get_what_each_would_alone() -> None:
+    """The server's handler threads share one Encoder: its reading tables grow and start over
+    while other threads read them. Each batch must still encode as a fresh encoder encodes it."""
+    import sys
+    import threading
+
+    import runtime.encode
+
+    batches = [
+        [{"employees": str(1000 * t + i), "country": ["Germany", "France", "Atlantis"][i % 3], "tech_stack": f"salesforce, tool{t}-{i}"}
+         for i in range(n)]
+        for t in range(4) for n in (5, 40)  # value by value, and column by column
+    ]
+    expected = [Encoder(BUNDLE).encode(batch) for batch in batches]
+    shared, failures = Encoder(BUNDLE), []
+    limit, interval = runtime.encode._CACHE_LIMIT, sys.getswitchinterval()
+    runtime.encode._CACHE_LIMIT = 50  # the tables start over again and again
+    sys.setswitchinterval(1e-6)
+
+    def work(k: int) -> None:
+        for _ in range(30):
+            got = shared.encode(batches[k])
+            if not (np.array_equal(got.columns.num_lo, expected[k].columns.num_lo, equal_nan=True)
+                    and np.array_equal(got.columns.cat_codes, expected[k].columns.cat_codes)
+                    and _quality_tuple(got.quality["tech_stack"]) == _quality_tuple(expected[k].quality["tech_stack"])):
+                failures.append(k)
+
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(batches))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        runtime.encode._CACHE_LIMIT, _ = limit, sys.setswitchinterval(interval)
+    assert failures == []
